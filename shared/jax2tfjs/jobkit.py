@@ -1,0 +1,45 @@
+"""What every job entry point shares: the memory guard, clean errors, and the job report."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from jax2tfjs import atomic
+from jax2tfjs.errors import EXIT_USER_ERROR, Jax2TfjsError
+from jax2tfjs.memguard import MemoryGuard, limit_from_env
+
+
+def run_job(
+    name: str,
+    work: Callable[[], dict[str, Any]],
+    *,
+    memory_limit_gb: float | None,
+    report_path: str | Path | None,
+) -> dict[str, Any]:
+    """Run `work` under the memory guard; add timing and peak RSS to its report and write it.
+
+    A `Jax2TfjsError` becomes a two-line message and exit code 2, not a traceback.
+    """
+    limit = limit_from_env(memory_limit_gb)
+    started = time.time()
+    try:
+        with MemoryGuard(name, limit_gb=limit) as guard:
+            report = work()
+    except Jax2TfjsError as err:
+        print(f"[{name}] error {err}", file=sys.stderr, flush=True)
+        raise SystemExit(EXIT_USER_ERROR) from None
+    report = {
+        **report,
+        "job": name,
+        "wall_s": round(time.time() - started, 2),
+        "peak_rss_mb": guard.peak_mb,
+        "memory_limit_gb": limit,
+    }
+    if report_path is not None:
+        atomic.write_json(report_path, report)
+    print(f"[{name}] done in {report['wall_s']} s, peak RSS {guard.peak_mb} MB (limit {limit:g} GB)")
+    return report

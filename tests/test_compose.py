@@ -1,0 +1,73 @@
+"""compose.yaml and the Makefile describe the same jobs; the runner switch does what it says."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import yaml
+
+from conftest import ROOT, run
+
+
+def makefile_jobs() -> dict[str, tuple[str, list[str]]]:
+    proc = run(["make", "-s", "jobs-table"])
+    assert proc.returncode == 0, proc.stderr
+    table = {}
+    for line in proc.stdout.strip().splitlines():
+        job, image, *volumes = line.split()
+        table[job] = (image, volumes)
+    return table
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "compose.yaml").read_text())
+
+
+def test_makefile_lists_the_four_jobs():
+    assert set(makefile_jobs()) == {"data", "train", "convert", "verify"}
+
+
+@pytest.mark.parametrize("job", ["data", "train", "convert", "verify"])
+def test_every_job_has_a_compose_service_with_the_same_image_and_volumes(job):
+    image, volumes = makefile_jobs()[job]
+    service = compose()["services"][job]
+    assert service["build"]["dockerfile"] == f"docker/{image}/Dockerfile"
+    assert service["entrypoint"] == ["python", f"jobs/{job}.py"]
+    assert service["mem_limit"] == "8g"
+    expected = []
+    for volume in volumes:
+        name, _, mode = volume.partition(":")
+        expected.append(f"./volumes/{name}:/app/volumes/{name}" + (f":{mode}" if mode else ""))
+    assert sorted(service["volumes"]) == sorted(expected)
+
+
+def test_web_service_serves_web_and_exports_read_only_on_8080():
+    web = compose()["services"]["web"]
+    assert web["image"].startswith("nginx:")
+    assert "8080:8080" in web["ports"]
+    assert "./web:/usr/share/nginx/html:ro" in web["volumes"]
+    assert "./volumes/exports:/usr/share/nginx/html/models:ro" in web["volumes"]
+
+
+def test_docker_runner_prints_a_compose_run_command():
+    proc = run(["make", "-n", "train", "MODEL=flax", "RUNNER=docker"])
+    assert proc.returncode == 0, proc.stderr
+    assert "docker compose run --rm --no-deps train --model=flax" in proc.stdout
+
+
+@pytest.mark.skipif(
+    shutil.which("docker") is not None and run(["docker", "info"]).returncode == 0,
+    reason="a Docker engine answers here, so the auto runner rightly picks docker",
+)
+def test_auto_runner_falls_back_to_local_and_says_so_once():
+    proc = run(["make", "-n", "data"])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("no Docker engine answers") == 1
+    assert ".venv/convert/bin/python jobs/data.py --source=auto" in proc.stdout
+
+
+def test_unknown_runner_is_refused():
+    proc = run(["make", "-n", "data", "RUNNER=podman"])
+    assert proc.returncode != 0
+    assert "RUNNER=podman is not one of auto, local, docker" in proc.stderr

@@ -1,0 +1,71 @@
+"""The two environments: built from their lock files, importable, and kept apart."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run, venv_python
+
+LOCKS = {
+    "train": ROOT / "docker/train/requirements.lock",
+    "convert": ROOT / "docker/convert/requirements.lock",
+}
+
+
+def locked_versions(lock: Path) -> dict[str, str]:
+    pins = re.findall(r"^([A-Za-z0-9_.\-]+)==([^\s\\]+)", lock.read_text(), flags=re.M)
+    return {name.lower().replace("_", "-"): version for name, version in pins}
+
+
+def installed_versions(python: Path) -> dict[str, str]:
+    code = "import importlib.metadata as m\nfor d in m.distributions(): print(d.metadata['Name'], d.version)"
+    out = run([python, "-c", code]).stdout.split("\n")
+    return {
+        name.lower().replace("_", "-"): version for name, version in (line.split() for line in out if line)
+    }
+
+
+def test_convert_env_imports_tensorflowjs_and_its_converter():
+    code = (
+        "import tensorflowjs, tensorflow, tensorflow_datasets, jax, flax, orbax.checkpoint\n"
+        "from tensorflowjs.converters import tf_saved_model_conversion_v2\n"
+        "print(tensorflow.__version__, tensorflowjs.__version__, jax.__version__)"
+    )
+    proc = run([venv_python("convert"), "-W", "ignore", "-c", code])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    tf_version, tfjs_version, _ = proc.stdout.split()
+    assert tf_version.startswith("2.19.") and tfjs_version == "4.22.0"
+
+
+def test_train_env_has_the_jax_stack_and_no_tensorflow():
+    code = (
+        "import importlib.util as u, jax, flax, optax, orbax.checkpoint, psutil, fire, tqdm\n"
+        "print(u.find_spec('tensorflow') is None, jax.__version__)"
+    )
+    proc = run([venv_python("train"), "-c", code])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[0] == "True", "tensorflow leaked into .venv/train"
+
+
+@pytest.mark.parametrize("name", sorted(LOCKS))
+def test_each_venv_matches_its_lock_file_exactly(name):
+    locked = locked_versions(LOCKS[name])
+    installed = installed_versions(venv_python(name))
+    installed.pop("jax2tfjs")  # the project itself, installed editable on top of the lock
+    assert installed == locked
+
+
+def test_convert_lock_keeps_the_measured_pins():
+    pins = locked_versions(LOCKS["convert"])
+    assert pins["ydf"] == "0.11.0"  # ydf 0.16 breaks `import tensorflowjs` (protobuf gencode 6)
+    assert tuple(int(p) for p in pins["numpy"].split(".")[:2]) < (2, 2)  # TF 2.19
+    assert pins["protobuf"].startswith("5.")
+    assert "tensorflow" not in locked_versions(LOCKS["train"])
+
+
+def test_second_setup_is_a_no_op():
+    proc = run(["make", "-q", "setup"])
+    assert proc.returncode == 0, "make setup would rebuild although the venvs are up to date"
