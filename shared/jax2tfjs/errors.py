@@ -45,3 +45,21 @@ class MemoryLimitExceeded(Jax2TfjsError):
     """The process tree's RSS went past the job's limit."""
 
     code = "J2T901"
+
+
+class UnknownModelError(Jax2TfjsError):
+    """A model name that is not in the registry."""
+
+    code = "J2T201"
+
+
+class CheckpointError(Jax2TfjsError):
+    """A checkpoint folder is missing, empty, partial or corrupt."""
+
+    code = "J2T202"
+
+
+class TrainingStateError(Jax2TfjsError):
+    """Existing checkpoints conflict with the requested run (resume or start fresh)."""
+
+    code = "J2T203"

@@ -19,10 +19,12 @@ def run_job(
     *,
     memory_limit_gb: float | None,
     report_path: str | Path | None,
+    quiet: bool = False,
 ) -> dict[str, Any]:
     """Run `work` under the memory guard; add timing and peak RSS to its report and write it.
 
-    A `Jax2TfjsError` becomes a two-line message and exit code 2, not a traceback.
+    A `Jax2TfjsError` becomes a two-line message and exit code 2, not a traceback. `quiet` keeps
+    stdout for machine-readable output (the closing line goes to stderr instead).
     """
     limit = limit_from_env(memory_limit_gb)
     started = time.time()
@@ -41,5 +43,8 @@ def run_job(
     }
     if report_path is not None:
         atomic.write_json(report_path, report)
-    print(f"[{name}] done in {report['wall_s']} s, peak RSS {guard.peak_mb} MB (limit {limit:g} GB)")
+    print(
+        f"[{name}] done in {report['wall_s']} s, peak RSS {guard.peak_mb} MB (limit {limit:g} GB)",
+        file=sys.stderr if quiet else sys.stdout,
+    )
     return report
