@@ -54,7 +54,8 @@ ifeq ($(RUNNER),auto)
   else
     RUNNER := local
     ifneq ($(filter data train train-all check examine convert convert-all verify demo,$(MAKECMDGOALS)),)
-      $(info [make] no Docker engine answers (docker info failed): using the local runner, .venv/train and .venv/convert)
+      # On stderr, so JSON=1 output on stdout stays parseable.
+      $(shell echo "[make] no Docker engine answers (docker info failed): using the local runner, .venv/train and .venv/convert" >&2)
     endif
   endif
 endif

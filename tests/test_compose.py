@@ -63,7 +63,7 @@ def test_docker_runner_prints_a_compose_run_command():
 def test_auto_runner_falls_back_to_local_and_says_so_once():
     proc = run(["make", "-n", "data"])
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.count("no Docker engine answers") == 1
+    assert proc.stderr.count("no Docker engine answers") == 1  # stderr: JSON=1 keeps stdout clean
     assert ".venv/convert/bin/python jobs/data.py --source=auto" in proc.stdout
 
 

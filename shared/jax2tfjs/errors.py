@@ -11,6 +11,8 @@ from pathlib import Path
 EXIT_USER_ERROR = 2
 # Distinct from 1 (a crash), 2 (bad input) and 137 (the kernel's OOM killer): the guard stopped us.
 EXIT_MEMORY_LIMIT = 86
+# 128 + SIGPIPE, what a shell reports for a writer whose reader closed the pipe.
+EXIT_BROKEN_PIPE = 141
 
 
 class Jax2TfjsError(Exception):

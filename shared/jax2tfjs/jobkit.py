@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from jax2tfjs import atomic
-from jax2tfjs.errors import EXIT_USER_ERROR, Jax2TfjsError
+from jax2tfjs.errors import EXIT_BROKEN_PIPE, EXIT_USER_ERROR, Jax2TfjsError
 from jax2tfjs.memguard import MemoryGuard, limit_from_env
 
 
@@ -34,6 +35,10 @@ def run_job(
     except Jax2TfjsError as err:
         print(f"[{name}] error {err}", file=sys.stderr, flush=True)
         raise SystemExit(EXIT_USER_ERROR) from None
+    except BrokenPipeError:
+        # The reader went away (`make examine | head`): stop quietly, as shell tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(EXIT_BROKEN_PIPE) from None
     report = {
         **report,
         "job": name,
