@@ -65,3 +65,39 @@ class TrainingStateError(Jax2TfjsError):
     """Existing checkpoints conflict with the requested run (resume or start fresh)."""
 
     code = "J2T203"
+
+
+class UnsupportedPrimitiveError(Jax2TfjsError):
+    """A JAX primitive without a TF.js lowering."""
+
+    code = "J2T301"
+
+
+class UnsupportedDtypeError(Jax2TfjsError):
+    """A dtype with no TF.js equivalent (complex, strings, ...)."""
+
+    code = "J2T302"
+
+
+class MissingTfjsOpError(Jax2TfjsError):
+    """The lowered graph uses a TensorFlow op that TF.js does not implement."""
+
+    code = "J2T303"
+
+
+class LoweringError(Jax2TfjsError):
+    """A rule met parameters outside its limits."""
+
+    code = "J2T304"
+
+
+class ModelInputError(Jax2TfjsError):
+    """What was passed to `to_tensorflowjs` cannot be used as a model (form, params, input spec)."""
+
+    code = "J2T305"
+
+
+class ExportError(Jax2TfjsError):
+    """Saving the SavedModel or running the tensorflowjs converter failed."""
+
+    code = "J2T306"

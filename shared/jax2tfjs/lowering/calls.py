@@ -1,0 +1,92 @@
+"""Calls with a nested jaxpr are inlined: jit (formerly pjit), closed_call, custom_jvp_call,
+custom_vjp_call, remat. relu, softmax, log_softmax, silu and gelu all arrive wrapped in these.
+
+At inference only the primal computation matters, so custom derivative rules are dropped.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from flax import linen as nn
+
+from jax2tfjs.lowering.interpreter import eval_jaxpr, raw_inputs
+from jax2tfjs.lowering.registry import Arg, Case, rule
+
+X = Arg((3, 6))
+
+
+@jax.custom_vjp
+def _scaled_sin(x):
+    return jnp.sin(x) * 2.0
+
+
+_scaled_sin.defvjp(lambda x: (_scaled_sin(x), x), lambda x, g: (g * 2.0 * jnp.cos(x),))
+
+
+def _closed(eqn, key):
+    closed = eqn.params[key]
+    return closed.jaxpr, closed.consts
+
+
+@rule(
+    "jit",
+    "pjit",
+    "closed_call",
+    "core_call",
+    tf_ops=("(inlined)",),
+    cases=[
+        Case("jit", lambda x: jax.jit(lambda y: jnp.tanh(y) * 3.0)(x), [X]),
+        Case("nested_jit", lambda x: jax.jit(lambda y: jax.jit(jnp.exp)(y) + 1.0)(x), [X]),
+    ],
+)
+@raw_inputs
+def lower_call(ctx, eqn, *args):
+    key = "jaxpr" if "jaxpr" in eqn.params else "call_jaxpr"
+    jaxpr, consts = _closed(eqn, key) if hasattr(eqn.params[key], "consts") else (eqn.params[key], ())
+    return eval_jaxpr(ctx, jaxpr, consts, args)
+
+
+@rule(
+    "custom_jvp_call",
+    tf_ops=("(inlined)",),
+    limits="the custom JVP rule is dropped; the primal function is lowered",
+    cases=[
+        Case("relu", jax.nn.relu, [X]),
+        Case("silu", jax.nn.silu, [X]),
+        Case("gelu_tanh", lambda x: jax.nn.gelu(x, approximate=True), [X]),
+        Case("gelu_exact", lambda x: nn.gelu(x, approximate=False), [X]),
+        Case("softplus", jax.nn.softplus, [X]),
+        Case("log_softmax", jax.nn.log_softmax, [X]),
+    ],
+)
+@raw_inputs
+def lower_custom_jvp_call(ctx, eqn, *args):
+    jaxpr, consts = _closed(eqn, "call_jaxpr")
+    return eval_jaxpr(ctx, jaxpr, consts, args)
+
+
+@rule(
+    "custom_vjp_call",
+    "custom_vjp_call_jaxpr",
+    tf_ops=("(inlined)",),
+    limits="the custom VJP rule is dropped; the primal function is lowered",
+    cases=[Case("custom_vjp", _scaled_sin, [X])],
+)
+@raw_inputs
+def lower_custom_vjp_call(ctx, eqn, *args):
+    key = "call_jaxpr" if "call_jaxpr" in eqn.params else "fun_jaxpr"
+    jaxpr, consts = _closed(eqn, key)
+    return eval_jaxpr(ctx, jaxpr, consts, args)
+
+
+@rule(
+    "remat2",
+    "checkpoint",
+    tf_ops=("(inlined)",),
+    limits="rematerialisation only matters for gradients; inlined",
+    cases=[Case("remat", lambda x: jax.checkpoint(lambda y: jnp.sin(y) * y)(x), [X])],
+)
+@raw_inputs
+def lower_remat(ctx, eqn, *args):
+    return eval_jaxpr(ctx, eqn.params["jaxpr"], (), args)

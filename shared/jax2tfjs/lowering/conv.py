@@ -1,0 +1,192 @@
+"""conv_general_dilated → Conv2D / DepthwiseConv2dNative in NHWC.
+
+Padding becomes 'VALID' or 'SAME' when JAX's explicit pads equal what TF would compute, else
+Conv2D's explicit paddings (TF.js supports them; stride-2 SAME arrives as ((0, 1), (0, 1))).
+NHWC/HWIO inputs (Flax's layout) need no transposes; other layouts are transposed around the op.
+1-D convolutions run as 2-D with a unit height. Transposed convolutions (lhs_dilation > 1) insert
+the zeros explicitly (Reshape/Pad) and run a plain Conv2D: exact, and every op exists in TF.js.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+from jax import lax
+
+from jax2tfjs.lowering.registry import Arg, Case, rule
+
+B = 2
+NHWC = ("NHWC", "HWIO", "NHWC")
+
+
+def _conv(x, w, strides, padding, lhs_dilation=(1, 1), rhs_dilation=(1, 1), groups=1, dims=NHWC):
+    return lax.conv_general_dilated(
+        x, w, strides, padding, lhs_dilation, rhs_dilation, dimension_numbers=dims, feature_group_count=groups
+    )
+
+
+def tf_same_pads(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
+    """The (low, high) padding TF's 'SAME' applies on one spatial axis."""
+    effective = (kernel - 1) * dilation + 1
+    out = -(-size // stride)
+    total = max((out - 1) * stride + effective - size, 0)
+    return total // 2, total - total // 2
+
+
+def padding_mode(pads, sizes, kernel, strides, dilation):
+    """'VALID', 'SAME', or None when only explicit pads express `pads`."""
+    if all(lo == 0 and hi == 0 for lo, hi in pads):
+        return "VALID"
+    same = [tf_same_pads(n, k, s, d) for n, k, s, d in zip(sizes, kernel, strides, dilation, strict=True)]
+    if all(tuple(p) == q for p, q in zip(pads, same, strict=True)):
+        return "SAME"
+    return None
+
+
+def dilate_input(x, factors):
+    """Insert factor-1 zeros between spatial elements of NHWC `x` (a transposed conv's lhs_dilation)."""
+    for axis, factor in ((1, factors[0]), (2, factors[1])):
+        if factor == 1:
+            continue
+        x = tf.expand_dims(x, axis + 1)
+        paddings = [[0, 0]] * 5
+        paddings[axis + 1] = [0, factor - 1]
+        x = tf.pad(x, paddings)
+        shape = tf.shape(x)
+        merged = tf.concat([shape[:axis], [shape[axis] * factor], shape[axis + 2 :]], axis=0)
+        # n elements and n*(factor-1) zeros; the trailing factor-1 zeros are not part of it.
+        x = _crop_end(tf.reshape(x, merged), axis, factor - 1)
+    return x
+
+
+def _crop_end(x, axis, amount):
+    end = [0] * 4
+    end[axis] = -amount
+    return tf.strided_slice(x, [0] * 4, end, end_mask=sum(1 << i for i in range(4) if i != axis))
+
+
+@rule(
+    "conv_general_dilated",
+    tf_ops=("Conv2D", "DepthwiseConv2dNative", "Transpose", "Pad", "ConcatV2"),
+    limits=(
+        "2-D and 1-D only; strides and dilation both > 1 on one conv is refused (TF.js cannot run it); "
+        "grouped convs other than depthwise are split per group; batch_group_count must be 1"
+    ),
+    cases=[
+        Case(
+            "conv_same",
+            lambda x, w: _conv(x, w, (1, 1), "SAME"),
+            [Arg((B, 8, 8, 3)), Arg((3, 3, 3, 4), batched=False)],
+            rtol=1e-4,
+        ),
+        Case(
+            "conv_valid",
+            lambda x, w: _conv(x, w, (1, 1), "VALID"),
+            [Arg((B, 8, 8, 3)), Arg((3, 3, 3, 4), batched=False)],
+            rtol=1e-4,
+        ),
+        Case(
+            "conv_stride2_same",
+            lambda x, w: _conv(x, w, (2, 2), "SAME"),
+            [Arg((B, 8, 8, 3)), Arg((3, 3, 3, 4), batched=False)],
+            rtol=1e-4,
+        ),
+        Case(
+            "conv_explicit_pad",
+            lambda x, w: _conv(x, w, (1, 1), ((2, 0), (1, 3))),
+            [Arg((B, 7, 7, 2)), Arg((3, 3, 2, 4), batched=False)],
+            rtol=1e-4,
+        ),
+        Case(
+            "conv_dilated",
+            lambda x, w: _conv(x, w, (1, 1), "SAME", rhs_dilation=(2, 2)),
+            [Arg((B, 9, 9, 2)), Arg((3, 3, 2, 3), batched=False)],
+            rtol=1e-4,
+        ),
+        Case(
+            "depthwise",
+            lambda x, w: _conv(x, w, (1, 1), "SAME", groups=4),
+            [Arg((B, 6, 6, 4)), Arg((3, 3, 1, 8), batched=False)],
+            rtol=1e-4,
+        ),
+        Case(
+            "grouped",
+            lambda x, w: _conv(x, w, (1, 1), "VALID", groups=2),
+            [Arg((B, 6, 6, 4)), Arg((3, 3, 2, 6), batched=False)],
+            rtol=1e-4,
+        ),
+        Case(
+            "transposed",
+            lambda x, w: lax.conv_transpose(x, w, (2, 2), "SAME", dimension_numbers=NHWC),
+            [Arg((B, 4, 4, 3)), Arg((3, 3, 3, 2), batched=False)],
+            rtol=1e-4,
+        ),
+        Case(
+            "nchw",
+            lambda x, w: _conv(x, w, (1, 1), "SAME", dims=("NCHW", "OIHW", "NCHW")),
+            [Arg((B, 3, 6, 6)), Arg((4, 3, 3, 3), batched=False)],
+            rtol=1e-4,
+        ),
+        Case(
+            "conv1d",
+            lambda x, w: _conv(x, w, (1,), "SAME", (1,), (1,), dims=("NWC", "WIO", "NWC")),
+            [Arg((B, 10, 3)), Arg((3, 3, 4), batched=False)],
+            rtol=1e-4,
+        ),
+    ],
+)
+def lower_conv_general_dilated(ctx, eqn, x, w):
+    p = eqn.params
+    if p["batch_group_count"] != 1:
+        raise NotImplementedError("batch_group_count > 1 (a gradient convolution) is not supported")
+    lhs_spec, rhs_spec, out_spec = p["dimension_numbers"]
+    spatial = len(lhs_spec) - 2
+    if spatial not in (1, 2):
+        raise NotImplementedError(f"{spatial}-D convolutions are not supported (1-D and 2-D are)")
+    # To NHWC / HWIO: lhs_spec = (batch, feature, *spatial) positions, rhs_spec = (out, in, *spatial).
+    x = _transpose(x, [lhs_spec[0], *lhs_spec[2:], lhs_spec[1]])
+    w = _transpose(w, [*rhs_spec[2:], rhs_spec[1], rhs_spec[0]])
+    strides, pads = list(p["window_strides"]), [tuple(q) for q in p["padding"]]
+    lhs_dil, rhs_dil = list(p["lhs_dilation"]), list(p["rhs_dilation"])
+    in_shape = [eqn.invars[0].aval.shape[i] for i in lhs_spec[2:]]
+    kernel = [eqn.invars[1].aval.shape[i] for i in rhs_spec[2:]]
+    if spatial == 1:  # run as 2-D with a unit height
+        x, w = tf.expand_dims(x, 1), tf.expand_dims(w, 0)
+        strides, pads, lhs_dil, rhs_dil = [1, *strides], [(0, 0), *pads], [1, *lhs_dil], [1, *rhs_dil]
+        in_shape, kernel = [1, *in_shape], [1, *kernel]
+    if any(d > 1 for d in lhs_dil):
+        x = dilate_input(x, lhs_dil)
+        in_shape = [(n - 1) * d + 1 for n, d in zip(in_shape, lhs_dil, strict=True)]
+    if any(s > 1 for s in strides) and any(d > 1 for d in rhs_dil):
+        raise NotImplementedError("strides and dilation both > 1 on one convolution cannot run in TF.js")
+    mode = padding_mode(pads, in_shape, kernel, strides, rhs_dil)
+    padding = mode if mode else [[0, 0], list(pads[0]), list(pads[1]), [0, 0]]
+    groups, in_features = p["feature_group_count"], eqn.invars[0].aval.shape[lhs_spec[1]]
+    if groups == 1:
+        y = tf.nn.conv2d(x, w, strides=strides, padding=padding, dilations=rhs_dil)
+    elif groups == in_features:
+        y = _depthwise(x, w, in_features, strides, pads, mode, rhs_dil)
+    else:
+        xs = tf.split(x, groups, axis=3)
+        ws = tf.split(w, groups, axis=3)
+        y = tf.concat(
+            [tf.nn.conv2d(a, b, strides, padding, dilations=rhs_dil) for a, b in zip(xs, ws, strict=True)], 3
+        )
+    if spatial == 1:
+        y = tf.squeeze(y, 1)
+    out_rank = spatial + 2
+    # From N(spatial)C to the requested out_spec order.
+    current = [out_spec[0], *out_spec[2:], out_spec[1]]
+    return _transpose(y, [current.index(i) for i in range(out_rank)])
+
+
+def _depthwise(x, w, channels, strides, pads, mode, dilation):
+    height, width, _, out = w.shape
+    w = tf.reshape(w, [height, width, channels, out // channels])
+    if mode is None:  # DepthwiseConv2dNative takes no explicit pads: pad first
+        x = tf.pad(x, [[0, 0], list(pads[0]), list(pads[1]), [0, 0]])
+        mode = "VALID"
+    return tf.nn.depthwise_conv2d(x, w, [1, *strides, 1], mode, dilations=dilation)
+
+
+def _transpose(x, perm):
+    return x if list(perm) == list(range(len(perm))) else tf.transpose(x, perm)

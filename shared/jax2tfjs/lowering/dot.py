@@ -1,0 +1,99 @@
+"""dot_general → MatMul or BatchMatMulV2 (never Einsum: the TF.js wasm backend lacks it).
+
+Dense layers (`x @ W`, contracting x's last axis with W's first) become one MatMul, flattening
+leading axes around it when x has rank > 2. Anything else is transposed into
+[batch..., free..., contract] @ [batch..., contract, free...] and run as BatchMatMulV2; attention's
+non-leading batch dims, e.g. (((3,), (3,)), ((0, 2), (0, 2))), take that path.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax.numpy as jnp
+import tensorflow as tf
+from jax import lax
+
+from jax2tfjs.lowering.registry import Arg, Case, rule
+
+B = 3
+
+
+def _product(ctx, dims):
+    values = [ctx.dim(d) for d in dims]
+    static = [v for v in values if isinstance(v, int)]
+    dynamic = [v for v in values if not isinstance(v, int)]
+    result = math.prod(static)
+    for v in dynamic:
+        result = v * result
+    return result
+
+
+@rule(
+    "dot_general",
+    tf_ops=("MatMul", "BatchMatMulV2", "Transpose", "Reshape"),
+    limits="one contracting dim per side for the MatMul fast path; several are flattened together",
+    cases=[
+        Case("dense", lambda x, w: x @ w, [Arg((B, 6)), Arg((6, 4), batched=False)]),
+        Case("dense_3d", lambda x, w: x @ w, [Arg((B, 5, 6)), Arg((6, 4), batched=False)]),
+        Case("dense_transposed_weight", lambda x, w: x @ w.T, [Arg((B, 6)), Arg((4, 6), batched=False)]),
+        Case("batched", lambda a, b: jnp.einsum("bij,bjk->bik", a, b), [Arg((B, 4, 5)), Arg((B, 5, 2))]),
+        Case(
+            "attention_scores",
+            lambda q, k: jnp.einsum("bqhd,bkhd->bhqk", q, k),
+            [Arg((B, 5, 2, 4)), Arg((B, 6, 2, 4))],
+            rtol=1e-4,
+        ),
+        Case(
+            "attention_values",
+            lambda p, v: jnp.einsum("bhqk,bkhd->bqhd", p, v),
+            [Arg((B, 2, 5, 6)), Arg((B, 6, 2, 4))],
+            rtol=1e-4,
+        ),
+        Case(
+            "two_contracting",
+            lambda a, b: jnp.tensordot(a, b, axes=((1, 2), (0, 1))),
+            [Arg((B, 3, 4)), Arg((3, 4, 2), batched=False)],
+        ),
+        Case(
+            "vector_dot",
+            lambda a, b: lax.dot_general(a, b, (((1,), (1,)), ((0,), (0,)))),
+            [Arg((B, 5)), Arg((B, 5))],
+        ),
+    ],
+)
+def lower_dot_general(ctx, eqn, lhs, rhs):
+    (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
+    lhs_shape, rhs_shape = eqn.invars[0].aval.shape, eqn.invars[1].aval.shape
+    l_rank, r_rank = len(lhs_shape), len(rhs_shape)
+    out_type = eqn.outvars[0].aval.dtype
+
+    # Fast path: x[..., K] @ W[K, N] (or W[N, K]) with no batch dims.
+    if not lb and len(lc) == 1 and lc[0] == l_rank - 1 and r_rank == 2:
+        transpose_b = rc[0] == 1
+        if l_rank == 2:
+            return tf.matmul(lhs, rhs, transpose_b=transpose_b)
+        flat = tf.reshape(lhs, [-1, lhs_shape[-1]])
+        out = tf.matmul(flat, rhs, transpose_b=transpose_b)
+        n = rhs_shape[0] if transpose_b else rhs_shape[1]
+        return tf.reshape(out, ctx.shape([*lhs_shape[:-1], n]))
+
+    l_free = [d for d in range(l_rank) if d not in lc and d not in lb]
+    r_free = [d for d in range(r_rank) if d not in rc and d not in rb]
+    lhs_t = _transpose(lhs, [*lb, *l_free, *lc])
+    rhs_t = _transpose(rhs, [*rb, *rc, *r_free])
+    batch_dims = [lhs_shape[d] for d in lb]
+    m = _product(ctx, [lhs_shape[d] for d in l_free])
+    k = _product(ctx, [lhs_shape[d] for d in lc])
+    n = _product(ctx, [rhs_shape[d] for d in r_free])
+    lhs_3 = tf.reshape(lhs_t, ctx.shape([*batch_dims, m, k]))
+    rhs_3 = tf.reshape(rhs_t, ctx.shape([*batch_dims, k, n]))
+    out = tf.matmul(lhs_3, rhs_3)  # MatMul for rank 2, BatchMatMulV2 above
+    out = tf.reshape(
+        out, ctx.shape([*batch_dims, *[lhs_shape[d] for d in l_free], *[rhs_shape[d] for d in r_free]])
+    )
+    return out if out.dtype == tf.as_dtype(out_type) else tf.cast(out, ctx.tf_dtype(out_type))
+
+
+def _transpose(x, perm):
+    return x if list(perm) == list(range(len(perm))) else tf.transpose(x, perm)

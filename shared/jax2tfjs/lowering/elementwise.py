@@ -1,0 +1,325 @@
+"""Elementwise rules: arithmetic, transcendental, comparison, logic, select, casts.
+
+lax binary ops broadcast size-1 dims of equal-rank operands (jnp inserts those reshapes), which TF's
+broadcasting matches. Two patterns make graphs that TF.js fuses: `x + reshape(bias)` becomes BiasAdd
+with the rank-1 bias (the tfjs converter fuses Conv2D/MatMul + BiasAdd + Relu, and the wasm backend
+only accepts rank-1 fused biases), and `max(x, 0)` becomes Relu.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import tensorflow as tf
+from jax import lax
+
+from jax2tfjs.lowering.context import constant_value, hints, materialize
+from jax2tfjs.lowering.interpreter import raw_inputs
+from jax2tfjs.lowering.registry import Arg, Case, rule
+
+B = 3  # batch size of the parity cases (left dynamic in the TF signature)
+X = Arg((B, 4, 5))
+POS = Arg((B, 4, 5), fill="positive")
+UNIT = Arg((B, 4, 5), fill="unit")
+
+
+def _unary(tf_fn):
+    def lower(ctx, eqn, x):
+        return tf_fn(x)
+
+    return lower
+
+
+_UNARY = {
+    "neg": (tf.negative, "Neg", X, lax.neg),
+    "abs": (tf.abs, "Abs", X, lax.abs),
+    "exp": (tf.exp, "Exp", UNIT, lax.exp),
+    "log": (tf.math.log, "Log", POS, lax.log),
+    "log1p": (tf.math.log1p, "Log1p", POS, lax.log1p),
+    "expm1": (tf.math.expm1, "Expm1", UNIT, lax.expm1),
+    "tanh": (tf.tanh, "Tanh", X, lax.tanh),
+    "logistic": (tf.sigmoid, "Sigmoid", X, lax.logistic),
+    "sqrt": (tf.sqrt, "Sqrt", POS, lax.sqrt),
+    "rsqrt": (tf.math.rsqrt, "Rsqrt", POS, lax.rsqrt),
+    "erf": (tf.math.erf, "Erf", X, lax.erf),
+    "sign": (tf.sign, "Sign", X, lax.sign),
+    "floor": (tf.floor, "Floor", X, lax.floor),
+    "ceil": (tf.math.ceil, "Ceil", X, lax.ceil),
+    "sin": (tf.sin, "Sin", X, lax.sin),
+    "cos": (tf.cos, "Cos", X, lax.cos),
+    "tan": (tf.tan, "Tan", UNIT, lax.tan),
+    "square": (tf.square, "Square", X, lax.square),
+    "is_finite": (tf.math.is_finite, "IsFinite", X, lax.is_finite),
+}
+for _name, (_tf_fn, _op, _arg, _jax_fn) in _UNARY.items():
+    rule(_name, tf_ops=(_op,), cases=[Case(_name, _jax_fn, [_arg])])(_unary(_tf_fn))
+
+
+@rule(
+    "erfc",
+    tf_ops=("Erf", "Sub"),
+    limits="TF.js has no Erfc: emitted as 1 - Erf(x) (exact GELU lowers to erfc); loses relative precision for x > 3",
+    cases=[Case("erfc", lax.erfc, [UNIT])],
+)
+def lower_erfc(ctx, eqn, x):
+    return 1.0 - tf.math.erf(x)
+
+
+@rule(
+    "round",
+    tf_ops=("Round", "Sign", "Abs", "Floor", "Mul", "AddV2"),
+    limits="half-to-even maps to Round; jax's default (away from zero) is sign(x) * floor(|x| + 0.5)",
+    cases=[
+        Case("round_away", lambda x: lax.round(x * 2.0), [X]),
+        Case("round_even", lambda x: lax.round(x * 2.0, lax.RoundingMethod.TO_NEAREST_EVEN), [X]),
+    ],
+)
+def lower_round(ctx, eqn, x):
+    if eqn.params["rounding_method"] == lax.RoundingMethod.TO_NEAREST_EVEN:
+        return tf.round(x)
+    return tf.sign(x) * tf.floor(tf.abs(x) + 0.5)
+
+
+@rule(
+    "integer_pow",
+    tf_ops=("Square", "Mul", "Reciprocal"),
+    limits="exponents as repeated multiplication; negative exponents take a reciprocal",
+    cases=[
+        Case("integer_pow_2", lambda x: lax.integer_pow(x, 2), [X]),
+        Case("integer_pow_3", lambda x: lax.integer_pow(x, 3), [X]),
+        Case("integer_pow_-2", lambda x: lax.integer_pow(x, -2), [POS], rtol=1e-4),
+    ],
+)
+def lower_integer_pow(ctx, eqn, x):
+    y = eqn.params["y"]
+    if y == 0:
+        return tf.ones_like(x)
+    power = abs(y)
+    result = tf.square(x) if power % 2 == 0 and power >= 2 else x
+    done = 2 if result is not x else 1
+    while done < power:
+        result = result * x
+        done += 1
+    return tf.math.reciprocal(result) if y < 0 else result
+
+
+def _binary(tf_fn):
+    def lower(ctx, eqn, x, y):
+        return tf_fn(x, y)
+
+    return lower
+
+
+_BINARY = {
+    "sub": (tf.subtract, "Sub", lax.sub),
+    "mul": (tf.multiply, "Mul", lax.mul),
+    "min": (tf.minimum, "Minimum", lax.min),
+    "pow": (tf.pow, "Pow", None),
+    "atan2": (tf.math.atan2, "Atan2", lax.atan2),
+    "eq": (tf.equal, "Equal", lax.eq),
+    "ne": (tf.not_equal, "NotEqual", lax.ne),
+    "lt": (tf.less, "Less", lax.lt),
+    "le": (tf.less_equal, "LessEqual", lax.le),
+    "gt": (tf.greater, "Greater", lax.gt),
+    "ge": (tf.greater_equal, "GreaterEqual", lax.ge),
+}
+for _name, (_tf_fn, _op, _jax_fn) in _BINARY.items():
+    _cases = [Case(_name, _jax_fn, [X, X])] if _jax_fn is not None else []
+    if _name == "pow":
+        _cases = [Case("pow", lax.pow, [POS, X], rtol=1e-4)]
+    if _name == "eq":
+        _cases.append(Case("eq_rounded", lambda a, b: lax.eq(lax.round(a), lax.round(b)), [X, X]))
+    rule(_name, tf_ops=(_op,), cases=_cases)(_binary(_tf_fn))
+
+
+def _bias_vector(value, other):
+    """The rank-1 bias behind `value` if adding it to `other` is a BiasAdd over the last axis."""
+    vector = hints(value).get("bias_vector")
+    if vector is None or other.shape.rank is None or other.shape.rank < 2:
+        return None
+    if other.shape[-1] is not None and other.shape[-1] == vector.shape[0]:
+        return vector
+    return None
+
+
+@rule(
+    "add",
+    tf_ops=("AddV2", "BiasAdd"),
+    limits="x + broadcast(rank-1 bias) over the last axis becomes BiasAdd",
+    cases=[
+        Case("add", lax.add, [X, X]),
+        Case("add_bias_2d", lambda x, b: x + b, [Arg((B, 6)), Arg((6,), batched=False)]),
+        Case("add_bias_4d", lambda x, b: x + b, [Arg((B, 4, 4, 3)), Arg((3,), batched=False)]),
+    ],
+)
+@raw_inputs
+def lower_add(ctx, eqn, x, y):
+    for value, other in ((y, x), (x, y)):
+        other_tensor = materialize(other)
+        vector = _bias_vector(value, other_tensor)
+        if vector is not None and list(eqn.outvars[0].aval.shape) == list(
+            eqn.invars[0 if other is x else 1].aval.shape
+        ):
+            return tf.nn.bias_add(other_tensor, vector)
+    return tf.add(materialize(x), materialize(y))
+
+
+@rule(
+    "max",
+    tf_ops=("Maximum", "Relu"),
+    limits="max(x, 0) becomes Relu, which TF.js fuses into the preceding Conv2D/MatMul",
+    cases=[Case("max", lax.max, [X, X]), Case("relu", lambda x: jnp.maximum(x, 0.0), [X])],
+)
+@raw_inputs
+def lower_max(ctx, eqn, x, y):
+    for value, other in ((y, x), (x, y)):
+        zero = constant_value(value)
+        if (
+            zero is not None
+            and zero.size == 1
+            and float(zero) == 0.0
+            and eqn.outvars[0].aval.dtype == np.float32
+        ):
+            return tf.nn.relu(materialize(other))
+    return tf.maximum(materialize(x), materialize(y))
+
+
+@rule(
+    "div",
+    tf_ops=("RealDiv", "AvgPool"),
+    limits="float only; window_sum / window_size becomes AvgPool",
+    cases=[Case("div", lax.div, [X, POS])],
+)
+@raw_inputs
+def lower_div(ctx, eqn, x, y):
+    window = hints(x).get("window_sum")
+    divisor = constant_value(y)
+    if window is not None and divisor is not None and divisor.size == 1 and float(divisor) == window["count"]:
+        return window["average"]()
+    if not np.issubdtype(eqn.outvars[0].aval.dtype, np.floating):
+        raise NotImplementedError("integer division (C-style truncation) has no TF.js op; divide floats")
+    return tf.math.truediv(materialize(x), materialize(y))
+
+
+@rule(
+    "rem",
+    tf_ops=("FloorMod", "SelectV2", "Sub"),
+    limits="C-style remainder (sign of the dividend) built from FloorMod",
+    cases=[
+        Case("rem", lax.rem, [X, POS], rtol=1e-4, atol=1e-4),
+        Case(
+            "rem_int",
+            lambda a, b: lax.rem(a - 5, b + 1),
+            [Arg((B, 4), "int32", "int"), Arg((B, 4), "int32", "int")],
+        ),
+    ],
+)
+def lower_rem(ctx, eqn, x, y):
+    floored = tf.math.floormod(x, y)
+    wrong_sign = tf.logical_and(tf.not_equal(floored, 0), tf.not_equal(floored < 0, x < 0))
+    return tf.where(wrong_sign, floored - y, floored)
+
+
+@rule(
+    "and",
+    "or",
+    "not",
+    "xor",
+    tf_ops=("LogicalAnd", "LogicalOr", "LogicalNot", "NotEqual"),
+    limits="booleans only (TF.js has no bitwise ops on integers)",
+    cases=[
+        Case("and", lax.bitwise_and, [Arg((B, 4), fill="bool"), Arg((B, 4), fill="bool")]),
+        Case("or", lax.bitwise_or, [Arg((B, 4), fill="bool"), Arg((B, 4), fill="bool")]),
+        Case("not", lax.bitwise_not, [Arg((B, 4), fill="bool")]),
+        Case("xor", lax.bitwise_xor, [Arg((B, 4), fill="bool"), Arg((B, 4), fill="bool")]),
+    ],
+)
+def lower_logical(ctx, eqn, *args):
+    if eqn.outvars[0].aval.dtype != np.bool_:
+        raise NotImplementedError("bitwise ops on integers have no TF.js op; use booleans")
+    ops = {"and": tf.logical_and, "or": tf.logical_or, "not": tf.logical_not, "xor": tf.not_equal}
+    return ops[eqn.primitive.name](*args)
+
+
+@rule(
+    "select_n",
+    tf_ops=("SelectV2",),
+    limits="a boolean predicate, or an int32 one with any number of cases (nested selects)",
+    cases=[
+        Case(
+            "select_n",
+            lambda p, a, b: lax.select_n(p, a, b),
+            [Arg((B, 4), fill="bool"), Arg((B, 4)), Arg((B, 4))],
+        ),
+        Case("where", lambda x, a: jnp.where(x > 0, x, a), [Arg((B, 4)), Arg((B, 4))]),
+        Case(
+            "select_n_int",
+            lambda p, a, b, c: lax.select_n(p, a, b, c),
+            [Arg((B, 4), "int32", "int", high=3), Arg((B, 4)), Arg((B, 4)), Arg((B, 4))],
+        ),
+    ],
+)
+def lower_select_n(ctx, eqn, predicate, *cases):
+    if predicate.dtype == tf.bool:
+        return tf.where(predicate, cases[1], cases[0]) if len(cases) == 2 else cases[0]
+    result = cases[-1]
+    for index in range(len(cases) - 2, -1, -1):
+        result = tf.where(tf.equal(predicate, index), cases[index], result)
+    return result
+
+
+@rule(
+    "clamp",
+    tf_ops=("Maximum", "Minimum"),
+    cases=[Case("clamp", lambda x: lax.clamp(-0.5, x, 0.5), [X])],
+)
+def lower_clamp(ctx, eqn, low, x, high):
+    return tf.minimum(tf.maximum(x, low), high)
+
+
+@rule(
+    "convert_element_type",
+    tf_ops=("Cast",),
+    limits="float64/float16/bfloat16 become float32 and int64 int32, with a warning in the report",
+    cases=[
+        Case("to_int32", lambda x: lax.convert_element_type(lax.floor(x * 3.0), jnp.int32), [X]),
+        Case(
+            "to_float32",
+            lambda x: lax.convert_element_type(x, jnp.float32) * 0.5,
+            [Arg((B, 4), "int32", "int")],
+        ),
+        Case("bool_to_float", lambda x: (x > 0).astype(jnp.float32), [X]),
+    ],
+)
+def lower_convert_element_type(ctx, eqn, x):
+    target = ctx.tf_dtype(eqn.params["new_dtype"])
+    return x if x.dtype == target else tf.cast(x, target)
+
+
+@rule(
+    "copy",
+    "optimization_barrier",
+    "stop_gradient",
+    tf_ops=("(none)",),
+    limits="identity at inference time",
+    cases=[
+        Case("stop_gradient", lambda x: jax.nn.softmax(x), [X]),
+        Case("copy", lambda x: jnp.copy(x) * 2.0, [X]),
+        Case("optimization_barrier", lambda x: lax.optimization_barrier(x) * 2.0, [X]),
+    ],
+)
+def lower_identity(ctx, eqn, *xs):
+    return xs if eqn.primitive.multiple_results else xs[0]
+
+
+@rule(
+    "reduce_precision",
+    tf_ops=("(none)",),
+    limits="identity: TF.js computes in float32 anyway",
+    cases=[
+        Case("reduce_precision", lambda x: lax.reduce_precision(x, exponent_bits=8, mantissa_bits=23), [X])
+    ],
+)
+def lower_reduce_precision(ctx, eqn, x):
+    return x

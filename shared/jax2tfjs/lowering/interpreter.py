@@ -1,0 +1,91 @@
+"""Interpret a jaxpr with TensorFlow ops: each equation is handed to its rule in the registry.
+
+Nested jaxprs (jit, custom_jvp_call, custom_vjp_call, closed_call, remat) are interpreted inline by
+their rules through `eval_jaxpr`, so no call boundary survives into the TF graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+from jax._src import source_info_util
+from jax.extend import core as jcore
+
+from jax2tfjs.errors import Jax2TfjsError, LoweringError, UnsupportedPrimitiveError
+from jax2tfjs.lowering.context import Deferred, LoweringContext, materialize
+from jax2tfjs.lowering.registry import NOT_SUPPORTED, RULES
+
+
+def source_line(eqn: Any) -> str:
+    """The user's source line that produced `eqn` (JAX's own summary: file:line:col (function))."""
+    return source_info_util.summarize(eqn.source_info)
+
+
+def constant(ctx: LoweringContext, value: Any, dtype: Any = None) -> Deferred:
+    array = np.asarray(value, dtype=dtype)
+    tf_type = ctx.tf_dtype(array.dtype)
+    return Deferred(lambda: tf.constant(array, dtype=tf_type), {"constant": array})
+
+
+def eval_jaxpr(ctx: LoweringContext, jaxpr: Any, consts: Sequence[Any], args: Sequence[Any]) -> list[Any]:
+    """Lower `jaxpr` applied to `args` (TF tensors or Deferred values); returns raw values."""
+    env: dict[Any, Any] = {}
+
+    def read(var: Any) -> Any:
+        if isinstance(var, jcore.Literal):
+            return constant(ctx, var.val, var.aval.dtype)
+        return env[var]
+
+    for var, value in zip(jaxpr.constvars, consts, strict=True):
+        env[var] = value if isinstance(value, tf.Tensor | Deferred) else constant(ctx, value)
+    for var, value in zip(jaxpr.invars, args, strict=True):
+        env[var] = value
+
+    for eqn in jaxpr.eqns:
+        name = eqn.primitive.name
+        ctx.current_source = source_line(eqn)
+        rule = RULES.get(name)
+        if rule is None:
+            reason = NOT_SUPPORTED.get(name)
+            raise UnsupportedPrimitiveError(
+                f"JAX primitive '{name}' at {ctx.current_source} has no TF.js lowering"
+                + (f": {reason}" if reason else ""),
+                fix=(
+                    "rewrite that line without it (see docs/coverage.md for what is supported)"
+                    if reason
+                    else "rewrite that line with supported operations (docs/coverage.md), or add a rule in jax2tfjs/lowering"
+                ),
+            )
+        inputs = [read(v) for v in eqn.invars]
+        if not getattr(rule.lower, "raw_inputs", False):
+            inputs = [materialize(x) for x in inputs]
+        try:
+            outputs = rule.lower(ctx, eqn, *inputs)
+        except Jax2TfjsError:
+            raise
+        except Exception as err:  # a rule met parameters it cannot express: say where and what
+            raise LoweringError(
+                f"lowering '{name}' at {ctx.current_source} failed: {type(err).__name__}: {err}",
+                fix=f"see the limits of '{name}' in docs/coverage.md; rewrite that line if it is outside them",
+            ) from err
+        if not eqn.primitive.multiple_results:
+            outputs = [outputs]
+        for var, value in zip(eqn.outvars, outputs, strict=True):
+            env[var] = value
+    return [read(v) for v in jaxpr.outvars]
+
+
+def lower_closed_jaxpr(ctx: LoweringContext, closed: Any, args: Sequence[tf.Tensor]) -> list[tf.Tensor]:
+    """Lower a top-level ClosedJaxpr: bind symbolic dims from the inputs, return plain tensors."""
+    for var, tensor in zip(closed.jaxpr.invars, args, strict=True):
+        ctx.bind_dims(var.aval.shape, tensor)
+    return [materialize(v) for v in eval_jaxpr(ctx, closed.jaxpr, closed.consts, args)]
+
+
+def raw_inputs(lower: Any) -> Any:
+    """Mark a rule that reads Deferred values (hints) instead of plain tensors."""
+    lower.raw_inputs = True
+    return lower

@@ -1,0 +1,100 @@
+"""The rule registry: one lowering rule per JAX primitive, each with its parity cases.
+
+A rule module registers `@rule("add", tf_ops=("AddV2",), cases=[...])`; registering a name twice
+raises. `NOT_SUPPORTED` names primitives we refuse on purpose, with the reason users see. The test
+generator expands every rule's cases into parity tests, and docs/coverage.md is generated from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One input of a parity case: a shape, a dtype, and how to fill it: 'normal', 'positive',
+    'unit' (in (-1, 1)), 'int' (0..high-1) or 'bool'. `batched`: the first dim is the batch (left
+    dynamic when the case is batched); weights set it False."""
+
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+    fill: str = "normal"
+    high: int = 10
+    batched: bool = True
+
+    def sample(self, rng: np.random.Generator) -> np.ndarray:
+        if self.fill == "int":
+            return rng.integers(0, self.high, self.shape).astype(self.dtype)
+        if self.fill == "bool":
+            return rng.random(self.shape) < 0.5
+        if self.fill == "positive":
+            return (rng.random(self.shape) * 3 + 0.1).astype(self.dtype)
+        if self.fill == "unit":
+            return (rng.random(self.shape) * 1.8 - 0.9).astype(self.dtype)
+        return rng.standard_normal(self.shape).astype(self.dtype)
+
+
+@dataclass(frozen=True)
+class Case:
+    """A parity case: `fn(*args)` in JAX vs its lowering in TensorFlow.
+
+    `batched`: the first dim of every batched arg is left dynamic (symbolic in the jaxpr, None in the
+    TF signature), as in exported models. Tolerance: |tf - jax| <= atol + rtol * |jax|."""
+
+    name: str
+    fn: Callable[..., Any]
+    args: Sequence[Arg]
+    batched: bool = True
+    atol: float = 1e-5
+    rtol: float = 1e-5
+
+
+@dataclass(frozen=True)
+class Rule:
+    primitive: str
+    lower: Callable[..., Any]
+    tf_ops: tuple[str, ...]
+    limits: str
+    cases: tuple[Case, ...] = field(default_factory=tuple)
+    module: str = ""
+
+
+RULES: dict[str, Rule] = {}
+
+# Primitives we do not lower, with the reason shown to users (and in docs/coverage.md).
+NOT_SUPPORTED: dict[str, str] = {
+    "while": "data-dependent loops have no TF.js-friendly form; unroll with a Python loop or lax.fori_loop with static bounds",
+    "scan": "lax.scan is not lowered yet; unroll it (a Python loop) before export",
+    "cond": "lax.cond is not lowered yet; use jnp.where (select_n) on both branches",
+    "fft": "TF.js runs FFT only on some backends and not in graph models reliably",
+    "cholesky": "linear-algebra decompositions are not in TF.js's graph op set",
+    "eigh": "linear-algebra decompositions are not in TF.js's graph op set",
+    "lu": "linear-algebra decompositions are not in TF.js's graph op set",
+    "qr": "linear-algebra decompositions are not in TF.js's graph op set",
+    "triangular_solve": "not in TF.js's graph op set",
+    "scatter-add": "TF.js lacks TensorScatterAdd; compute the update with one-hot matmuls instead",
+    "scatter": "TF.js lacks TensorScatterUpdate in graph models",
+    "rng_bit_generator": "random numbers inside an exported model are not supported; pass noise as an input",
+    "random_bits": "random numbers inside an exported model are not supported; pass noise as an input",
+}
+
+
+def rule(
+    *primitives: str, tf_ops: Sequence[str], limits: str = "", cases: Sequence[Case] = ()
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register `lower(ctx, eqn, *inputs)` for each named primitive (all share the cases)."""
+
+    def add(lower: Callable[..., Any]) -> Callable[..., Any]:
+        for name in primitives:
+            if name in RULES:
+                raise ValueError(f"a lowering rule for {name!r} is registered twice")
+            if name in NOT_SUPPORTED:
+                raise ValueError(f"{name!r} is listed in NOT_SUPPORTED and cannot also have a rule")
+            RULES[name] = Rule(name, lower, tuple(tf_ops), limits, tuple(cases), lower.__module__)
+        return lower
+
+    return add

@@ -1,0 +1,246 @@
+"""Shape rules: reshape, broadcast, transpose, squeeze, concatenate, pad, slices, rev, iota, split.
+
+Shapes may hold the symbolic batch dim `b`; `ctx.shape` turns them into a shape tensor, so the
+exported model keeps a dynamic batch. A reshape or broadcast of a rank-1 vector onto the last axis
+is deferred with a `bias_vector` hint, so `add` can emit BiasAdd without a dangling Reshape.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import tensorflow as tf
+from jax import lax
+
+from jax2tfjs.lowering.context import Deferred, constant_value, is_static, materialize
+from jax2tfjs.lowering.interpreter import raw_inputs
+from jax2tfjs.lowering.registry import Arg, Case, rule
+
+B = 3
+
+
+@rule(
+    "reshape",
+    tf_ops=("Reshape",),
+    limits="`dimensions` (a transpose folded into reshape) must be None, as jnp emits it",
+    cases=[
+        Case("flatten", lambda x: x.reshape(x.shape[0], -1), [Arg((B, 4, 5))]),
+        Case("unflatten", lambda x: x.reshape(x.shape[0], 2, 10), [Arg((B, 20))]),
+        Case("reshape_static", lambda x: x.reshape(4, 6), [Arg((2, 12))], batched=False),
+    ],
+)
+@raw_inputs
+def lower_reshape(ctx, eqn, x):
+    if eqn.params.get("dimensions") is not None:
+        raise NotImplementedError("reshape with `dimensions` is not supported")
+    new_sizes = eqn.params["new_sizes"]
+    static = all(is_static(d) for d in new_sizes)
+    value = constant_value(x)
+    if value is not None and static:  # keep constants constant (and their `constant` hint)
+        reshaped = value.reshape([int(d) for d in new_sizes])
+        return Deferred(lambda: tf.constant(reshaped, ctx.tf_dtype(reshaped.dtype)), {"constant": reshaped})
+    tensor = materialize(x)
+    build = lambda: tf.reshape(tensor, ctx.shape(new_sizes))  # noqa: E731
+    if tensor.shape.rank == 1 and static and list(new_sizes)[:-1] == [1] * (len(new_sizes) - 1):
+        return Deferred(build, {"bias_vector": tensor})
+    return build()
+
+
+@rule(
+    "broadcast_in_dim",
+    tf_ops=("Reshape", "BroadcastTo"),
+    limits="a size-1 expansion that a following elementwise op would broadcast anyway still emits BroadcastTo",
+    cases=[
+        Case(
+            "broadcast_vector",
+            lambda x: jnp.broadcast_to(x, (2, 3, 4)),
+            [Arg((4,), batched=False)],
+            batched=False,
+        ),
+        Case("broadcast_scalar", lambda x: x + jnp.zeros_like(x), [Arg((B, 4))]),
+        Case("broadcast_batch", lambda x: jnp.broadcast_to(x[:, None, :], (x.shape[0], 3, 4)), [Arg((B, 4))]),
+    ],
+)
+@raw_inputs
+def lower_broadcast_in_dim(ctx, eqn, x):
+    shape, dims = eqn.params["shape"], eqn.params["broadcast_dimensions"]
+    tensor = materialize(x)
+    # First put the operand's axes where they land, with size-1 axes elsewhere.
+    operand_shape = eqn.invars[0].aval.shape
+    expanded = [1] * len(shape)
+    for axis, dim in zip(dims, operand_shape, strict=True):
+        expanded[axis] = dim
+
+    def build():
+        reshaped = (
+            tensor if list(expanded) == list(operand_shape) else tf.reshape(tensor, ctx.shape(expanded))
+        )
+        if all(is_static(a) and is_static(b) and a == b for a, b in zip(expanded, shape, strict=True)):
+            return reshaped
+        return tf.broadcast_to(reshaped, ctx.shape(shape))
+
+    if tensor.shape.rank == 1 and len(dims) == 1 and dims[0] == len(shape) - 1:
+        return Deferred(build, {"bias_vector": tensor})
+    return build()
+
+
+@rule(
+    "transpose",
+    tf_ops=("Transpose",),
+    cases=[Case("transpose", lambda x: jnp.transpose(x, (0, 2, 1)), [Arg((B, 4, 5))])],
+)
+def lower_transpose(ctx, eqn, x):
+    return tf.transpose(x, eqn.params["permutation"])
+
+
+@rule(
+    "squeeze",
+    tf_ops=("Squeeze",),
+    cases=[Case("squeeze", lambda x: jnp.squeeze(x, axis=2), [Arg((B, 4, 1))])],
+)
+def lower_squeeze(ctx, eqn, x):
+    return tf.squeeze(x, axis=eqn.params["dimensions"])
+
+
+@rule(
+    "expand_dims",
+    tf_ops=("ExpandDims",),
+    limits="current JAX emits broadcast_in_dim or reshape instead; kept for older jaxprs",
+)
+def lower_expand_dims(ctx, eqn, x):
+    for axis in sorted(eqn.params["dimensions"]):
+        x = tf.expand_dims(x, axis)
+    return x
+
+
+@rule(
+    "concatenate",
+    tf_ops=("ConcatV2",),
+    cases=[
+        Case("concatenate", lambda a, b: jnp.concatenate([a, b], axis=1), [Arg((B, 2, 3)), Arg((B, 4, 3))])
+    ],
+)
+def lower_concatenate(ctx, eqn, *xs):
+    return tf.concat(xs, axis=eqn.params["dimension"])
+
+
+@rule(
+    "pad",
+    tf_ops=("Pad", "PadV2", "StridedSlice"),
+    limits="no interior padding; negative padding crops",
+    cases=[
+        Case("pad_zero", lambda x: jnp.pad(x, ((0, 0), (1, 2), (0, 1))), [Arg((B, 3, 4))]),
+        Case("pad_value", lambda x: lax.pad(x, -1.0, ((0, 0, 0), (2, 1, 0))), [Arg((B, 3))]),
+        Case("pad_negative", lambda x: lax.pad(x, 0.0, ((0, 0, 0), (-1, 2, 0))), [Arg((B, 4))]),
+    ],
+)
+def lower_pad(ctx, eqn, x, value):
+    config = eqn.params["padding_config"]
+    if any(interior != 0 for _, _, interior in config):
+        raise NotImplementedError("interior padding is not supported")
+    paddings = [[max(lo, 0), max(hi, 0)] for lo, hi, _ in config]
+    padded = tf.pad(x, paddings, constant_values=value) if any(any(p) for p in paddings) else x
+    if any(lo < 0 or hi < 0 for lo, hi, _ in config):
+        begin = [max(-lo, 0) for lo, _, _ in config]
+        end = [-max(-hi, 0) if hi < 0 else 0 for _, hi, _ in config]
+        end_mask = sum(1 << i for i, (_, hi, _) in enumerate(config) if hi >= 0)
+        padded = tf.strided_slice(padded, begin, end, end_mask=end_mask)
+    return padded
+
+
+@rule(
+    "slice",
+    tf_ops=("StridedSlice",),
+    cases=[
+        Case("slice", lambda x: lax.slice(x, (0, 1, 0), (x.shape[0], 3, 5), (1, 1, 2)), [Arg((B, 4, 5))]),
+        Case("slice_static", lambda x: lax.slice(x, (1, 0), (3, 2)), [Arg((4, 3))], batched=False),
+    ],
+)
+def lower_slice(ctx, eqn, x):
+    starts, limits = eqn.params["start_indices"], eqn.params["limit_indices"]
+    strides = eqn.params["strides"] or (1,) * len(starts)
+    operand_shape = eqn.invars[0].aval.shape
+    # An axis taken whole (often the dynamic batch) uses the end mask instead of a limit.
+    whole = [
+        s == 0 and st == 1 and (not is_static(dim) or lim == dim)
+        for s, lim, st, dim in zip(starts, limits, strides, operand_shape, strict=True)
+    ]
+    end = [0 if w else ctx.dim(lim) for w, lim in zip(whole, limits, strict=True)]
+    end_mask = sum(1 << i for i, w in enumerate(whole) if w)
+    return tf.strided_slice(x, [ctx.dim(s) for s in starts], end, strides, end_mask=end_mask)
+
+
+@rule(
+    "dynamic_slice",
+    tf_ops=("Pack", "ClipByValue", "Slice"),
+    limits="start indices are clamped into range, as in JAX",
+    cases=[
+        Case(
+            "dynamic_slice",
+            lambda x, i: lax.dynamic_slice(x, (0, i[0] % 4, 1), (x.shape[0], 2, 3)),
+            [Arg((B, 5, 5)), Arg((1,), "int32", "int", high=8, batched=False)],
+        )
+    ],
+)
+def lower_dynamic_slice(ctx, eqn, x, *starts):
+    sizes = eqn.params["slice_sizes"]
+    shape = tf.shape(x, out_type=tf.int32)
+    begins = []
+    for axis, (start, size) in enumerate(zip(starts, sizes, strict=True)):
+        limit = shape[axis] - ctx.dim(size)
+        begins.append(tf.clip_by_value(tf.cast(start, tf.int32), 0, limit))
+    return tf.slice(x, tf.stack(begins), ctx.shape(sizes))
+
+
+@rule(
+    "rev",
+    tf_ops=("ReverseV2",),
+    cases=[Case("rev", lambda x: jnp.flip(x, axis=(1, 2)), [Arg((B, 3, 4))])],
+)
+def lower_rev(ctx, eqn, x):
+    return tf.reverse(x, axis=list(eqn.params["dimensions"]))
+
+
+@rule(
+    "iota",
+    tf_ops=("Range", "Reshape", "BroadcastTo"),
+    cases=[
+        Case("iota", lambda x: x + jnp.arange(4, dtype=jnp.float32), [Arg((B, 4))]),
+        Case(
+            "iota_2d",
+            lambda x: x + lax.broadcasted_iota(jnp.float32, (3, 4), 1),
+            [Arg((3, 4))],
+            batched=False,
+        ),
+    ],
+)
+def lower_iota(ctx, eqn, *args):
+    shape, dimension = eqn.params["shape"], eqn.params["dimension"]
+    dtype = ctx.tf_dtype(eqn.params["dtype"])
+    line = tf.range(ctx.dim(shape[dimension]), dtype=tf.int32)
+    if dtype != tf.int32:
+        line = tf.cast(line, dtype)
+    if len(shape) == 1:
+        return line
+    expanded = [1] * len(shape)
+    expanded[dimension] = shape[dimension]
+    return tf.broadcast_to(tf.reshape(line, ctx.shape(expanded)), ctx.shape(shape))
+
+
+@rule(
+    "split",
+    tf_ops=("SplitV",),
+    cases=[Case("split", lambda x: jnp.split(x, [1, 3], axis=1)[1] * 2.0, [Arg((B, 5))])],
+)
+def lower_split(ctx, eqn, x):
+    return tf.split(x, list(eqn.params["sizes"]), axis=eqn.params["axis"])
+
+
+@rule(
+    "dim_as_value",
+    tf_ops=("Shape", "StridedSlice"),
+    limits="a symbolic dim (the batch) used as a value, e.g. `x.shape[0]` in arithmetic",
+    cases=[Case("dim_as_value", lambda x: x * (x.shape[0] * 1.0), [Arg((B, 4))])],
+)
+def lower_dim_as_value(ctx, eqn):
+    value = ctx.dim(eqn.params["dim"])
+    return tf.cast(value, ctx.tf_dtype(eqn.outvars[0].aval.dtype))
