@@ -53,7 +53,7 @@ ifeq ($(RUNNER),auto)
     RUNNER := docker
   else
     RUNNER := local
-    ifneq ($(filter data train train-all check examine convert convert-all verify demo,$(MAKECMDGOALS)),)
+    ifneq ($(filter data train train-all check examine convert convert-all convert-interactive verify demo,$(MAKECMDGOALS)),)
       # On stderr, so JSON=1 output on stdout stays parseable.
       $(shell echo "[make] no Docker engine answers (docker info failed): using the local runner, .venv/train and .venv/convert" >&2)
     endif
@@ -71,7 +71,7 @@ job_prereq = $(if $(filter local,$(RUNNER)),$(VENV)/$(JOB_IMAGE_$(1))/.synced,do
 # $(call not_built,TARGET,ISSUE): a plain statement instead of a confusing failure.
 not_built = echo "make $(1): not built yet ($(2)); see README.md 'Status'" >&2; exit 3
 
-.PHONY: help setup lock data train train-all convert convert-all verify check examine web demo test lint bench clean \
+.PHONY: help setup lock docs data train train-all convert convert-all convert-interactive verify check examine web demo test lint bench clean \
 	docker-check jobs-table
 
 help: ## list the targets and their variables
@@ -80,7 +80,14 @@ help: ## list the targets and their variables
 	@echo "             STEP=$(STEP) SOURCE=$(SOURCE) RUNNER=$(RUNNER) MEMORY_LIMIT_GB=$(MEMORY_LIMIT_GB)"
 
 # ---- setup ----------------------------------------------------------------------------------------------
-setup: $(VENV)/train/.synced $(VENV)/convert/.synced $(VENV)/tools/.synced ## build .venv/train, .venv/convert, .venv/tools from the lock files (no-op when up to date)
+NODE_RUNNER := shared/jax2tfjs/node
+setup: $(VENV)/train/.synced $(VENV)/convert/.synced $(VENV)/tools/.synced $(NODE_RUNNER)/node_modules/.synced ## build .venv/{train,convert,tools} and the TF.js runner's node_modules from the lock files (no-op when up to date)
+
+# TF.js 4.22 for Node (cpu + wasm backends), pinned by package-lock.json; runs every export for real.
+$(NODE_RUNNER)/node_modules/.synced: $(NODE_RUNNER)/package-lock.json
+	@echo "[setup] node: npm ci in $(NODE_RUNNER)"
+	cd $(NODE_RUNNER) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 $(UV):
 	@echo "[setup] installing uv $(UV_VERSION) into $(VENV)/uv"
@@ -124,13 +131,14 @@ check: $(call job_prereq,checkpoints) ## list every model's checkpoints (JSON=1 
 examine: $(call job_prereq,checkpoints) ## one checkpoint's parameter tree and metadata (CKPT=dir, or MODEL= [STEP=]; JSON=1)
 	@$(call run_job,checkpoints,examine $(if $(CKPT),--ckpt=$(CKPT),--model=$(MODEL)$(if $(STEP), --step=$(STEP)))$(if $(JSON), --json-output))
 
-convert: $(call job_prereq,convert) ## checkpoint → TF.js graph model in volumes/exports/ (MODEL, QUANT=none|float16|uint16|uint8, STEP)
-	@test -f jobs/convert.py || { $(call not_built,convert,issue 4: the converter); }
-	$(call run_job,convert,--model=$(MODEL) --quantization=$(QUANT) $(if $(STEP),--step=$(STEP)))
+convert: $(call job_prereq,convert) ## checkpoint → TF.js graph model in volumes/exports/<model>/<quant>/ (MODEL, QUANT=none|float16|uint16|uint8, STEP)
+	$(call run_job,convert,--model=$(MODEL) --quantization=$(QUANT)$(if $(STEP), --step=$(STEP)))
 
-convert-all: ## convert every trained model at every quantization
-	@test -f jobs/convert.py || { $(call not_built,convert-all,issue 4: the converter); }
-	@for m in jax flax mlp; do for q in none float16 uint16 uint8; do $(MAKE) convert MODEL=$$m QUANT=$$q; done; done
+convert-all: $(call job_prereq,convert) ## convert every model at every quantization, in one process
+	$(call run_job,convert,--model=all --quantization=all)
+
+convert-interactive: $(call job_prereq,convert) ## pick model, checkpoint and quantization in a terminal prompt
+	$(call run_job,convert,--interactive)
 
 verify: $(call job_prereq,verify) ## parity, accuracy, size and speed of every export in real TF.js (MODEL, QUANT)
 	@test -f jobs/verify.py || { $(call not_built,verify,issue 8: verification); }
@@ -153,16 +161,19 @@ demo: setup data ## the whole pipeline on the default data: setup, data, then ev
 
 # ---- quality ----------------------------------------------------------------------------------------------
 test: setup lint ## run every test suite (train env, then convert env)
-	$(VENV)/train/bin/python -m pytest -c tests/pytest.ini -m "not convert_env" tests
-	$(VENV)/convert/bin/python -m pytest -c tests/pytest.ini -m convert_env tests
+	$(VENV)/train/bin/python -m pytest -c tests/pytest.ini tests --ignore=tests/convert_env
+	$(VENV)/convert/bin/python -m pytest -c tests/pytest.ini tests/convert_env
 
 lint: $(VENV)/tools/.synced ## ruff over the Python code
-	$(VENV)/tools/bin/ruff check --config shared/pyproject.toml shared jobs tests
-	$(VENV)/tools/bin/ruff format --check --config shared/pyproject.toml shared jobs tests
+	$(VENV)/tools/bin/ruff check --config shared/pyproject.toml shared jobs tests docs/examples
+	$(VENV)/tools/bin/ruff format --check --config shared/pyproject.toml shared jobs tests docs/examples
+
+docs: $(VENV)/convert/.synced ## regenerate docs/coverage.md from the lowering registry
+	$(VENV)/convert/bin/python -m jax2tfjs.lowering.coverage > docs/coverage.md.tmp && mv docs/coverage.md.tmp docs/coverage.md
 
 jobs-table: ## the job table as lines "job image volumes...", read by the tests
 	@$(foreach j,$(JOBS),echo "$(j) $(JOB_IMAGE_$(j)) $(JOB_VOLUMES_$(j))";)
 
 clean: ## remove the venvs and Python caches (volumes/ is kept: it holds your data and checkpoints)
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache $(NODE_RUNNER)/node_modules
 	find shared jobs tests -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,3 +1,16 @@
-"""jax2tfjs: train small JAX/Flax models, lower them to TensorFlow, export TensorFlow.js graph models."""
+"""jax2tfjs: train small JAX/Flax models, lower them to TensorFlow, export TensorFlow.js graph models.
+
+`to_tensorflowjs` needs the convert environment (TensorFlow); it is imported on first use so the
+train environment can import the package without TensorFlow.
+"""
 
 __version__ = "0.1.0"
+__all__ = ["to_tensorflowjs"]
+
+
+def __getattr__(name):
+    if name == "to_tensorflowjs":
+        from jax2tfjs.api import to_tensorflowjs
+
+        return to_tensorflowjs
+    raise AttributeError(f"module 'jax2tfjs' has no attribute {name!r}")

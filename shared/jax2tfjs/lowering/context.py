@@ -64,6 +64,7 @@ class LoweringContext:
         self.dim_values: dict[str, tf.Tensor] = {}
         self.warnings: list[str] = []
         self.current_source = "<unknown>"
+        self.op_sources: dict[str, list[str]] = {}
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
@@ -105,6 +106,15 @@ class LoweringContext:
         return tf.stack(
             [tf.constant(v, tf.int32) if isinstance(v, int) else tf.cast(v, tf.int32) for v in values]
         )
+
+
+def reshape_target(ctx: LoweringContext, dims: Sequence[Any]) -> list[int] | tf.Tensor:
+    """A Reshape's target shape: one unknown dim becomes -1, so the shape stays a constant and no
+    Shape/StridedSlice/Pack ops are left in the exported graph."""
+    unknown = [i for i, d in enumerate(dims) if not is_static(d)]
+    if len(unknown) == 1:
+        return [-1 if i == unknown[0] else int(d) for i, d in enumerate(dims)]
+    return ctx.shape(dims)
 
 
 def is_static(dim: Any) -> bool:

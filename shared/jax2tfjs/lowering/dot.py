@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import tensorflow as tf
 from jax import lax
 
+from jax2tfjs.lowering.context import reshape_target
 from jax2tfjs.lowering.registry import Arg, Case, rule
 
 B = 3
@@ -76,7 +77,7 @@ def lower_dot_general(ctx, eqn, lhs, rhs):
         flat = tf.reshape(lhs, [-1, lhs_shape[-1]])
         out = tf.matmul(flat, rhs, transpose_b=transpose_b)
         n = rhs_shape[0] if transpose_b else rhs_shape[1]
-        return tf.reshape(out, ctx.shape([*lhs_shape[:-1], n]))
+        return tf.reshape(out, reshape_target(ctx, [*lhs_shape[:-1], n]))
 
     l_free = [d for d in range(l_rank) if d not in lc and d not in lb]
     r_free = [d for d in range(r_rank) if d not in rc and d not in rb]

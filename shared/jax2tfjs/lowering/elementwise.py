@@ -104,9 +104,23 @@ def lower_integer_pow(ctx, eqn, x):
     return tf.math.reciprocal(result) if y < 0 else result
 
 
+def broadcast_operands(eqn, x, y):
+    """Plain tensors for a binary op. One operand that is a deferred broadcast may stay in its
+    rank-equal size-1 form (TF broadcasts it implicitly) when the other already has the output's
+    shape, so the result's shape is unchanged and no BroadcastTo is emitted."""
+    out_shape = tuple(eqn.outvars[0].aval.shape)
+    for i, (value, other) in enumerate(((x, y), (y, x))):
+        small = hints(value).get("broadcastable")
+        if small is not None and tuple(eqn.invars[1 - i].aval.shape) == out_shape:
+            pair = [small(), materialize(other)]
+            return pair if i == 0 else pair[::-1]
+    return materialize(x), materialize(y)
+
+
 def _binary(tf_fn):
+    @raw_inputs
     def lower(ctx, eqn, x, y):
-        return tf_fn(x, y)
+        return tf_fn(*broadcast_operands(eqn, x, y))
 
     return lower
 
@@ -162,7 +176,7 @@ def lower_add(ctx, eqn, x, y):
             eqn.invars[0 if other is x else 1].aval.shape
         ):
             return tf.nn.bias_add(other_tensor, vector)
-    return tf.add(materialize(x), materialize(y))
+    return tf.add(*broadcast_operands(eqn, x, y))
 
 
 @rule(
@@ -182,7 +196,7 @@ def lower_max(ctx, eqn, x, y):
             and eqn.outvars[0].aval.dtype == np.float32
         ):
             return tf.nn.relu(materialize(other))
-    return tf.maximum(materialize(x), materialize(y))
+    return tf.maximum(*broadcast_operands(eqn, x, y))
 
 
 @rule(
@@ -199,7 +213,7 @@ def lower_div(ctx, eqn, x, y):
         return window["average"]()
     if not np.issubdtype(eqn.outvars[0].aval.dtype, np.floating):
         raise NotImplementedError("integer division (C-style truncation) has no TF.js op; divide floats")
-    return tf.math.truediv(materialize(x), materialize(y))
+    return tf.math.truediv(*broadcast_operands(eqn, x, y))
 
 
 @rule(

@@ -21,7 +21,7 @@ from jax2tfjs.lowering.registry import NOT_SUPPORTED, RULES
 
 def source_line(eqn: Any) -> str:
     """The user's source line that produced `eqn` (JAX's own summary: file:line:col (function))."""
-    return source_info_util.summarize(eqn.source_info)
+    return source_info_util.summarize(eqn.source_info) or "<no user source line: inside JAX>"
 
 
 def constant(ctx: LoweringContext, value: Any, dtype: Any = None) -> Deferred:
@@ -62,6 +62,8 @@ def eval_jaxpr(ctx: LoweringContext, jaxpr: Any, consts: Sequence[Any], args: Se
         inputs = [read(v) for v in eqn.invars]
         if not getattr(rule.lower, "raw_inputs", False):
             inputs = [materialize(x) for x in inputs]
+        graph = None if tf.executing_eagerly() else tf.compat.v1.get_default_graph()
+        first_new = len(graph.get_operations()) if graph is not None else 0
         try:
             outputs = rule.lower(ctx, eqn, *inputs)
         except Jax2TfjsError:
@@ -71,6 +73,9 @@ def eval_jaxpr(ctx: LoweringContext, jaxpr: Any, consts: Sequence[Any], args: Se
                 f"lowering '{name}' at {ctx.current_source} failed: {type(err).__name__}: {err}",
                 fix=f"see the limits of '{name}' in docs/coverage.md; rewrite that line if it is outside them",
             ) from err
+        if graph is not None:  # remember which line made each TF op, for MissingTfjsOpError
+            for op in graph.get_operations()[first_new:]:
+                ctx.op_sources.setdefault(op.type, []).append(f"'{name}' at {ctx.current_source}")
         if not eqn.primitive.multiple_results:
             outputs = [outputs]
         for var, value in zip(eqn.outvars, outputs, strict=True):
@@ -79,7 +84,11 @@ def eval_jaxpr(ctx: LoweringContext, jaxpr: Any, consts: Sequence[Any], args: Se
 
 
 def lower_closed_jaxpr(ctx: LoweringContext, closed: Any, args: Sequence[tf.Tensor]) -> list[tf.Tensor]:
-    """Lower a top-level ClosedJaxpr: bind symbolic dims from the inputs, return plain tensors."""
+    """Lower a top-level ClosedJaxpr: bind symbolic dims from the inputs, return plain tensors.
+
+    Each call is one trace (TF may retrace, e.g. when saving): tensors of an earlier trace's graph
+    must not leak into this one, so the per-trace state starts empty."""
+    ctx.dim_values, ctx.op_sources = {}, {}
     for var, tensor in zip(closed.jaxpr.invars, args, strict=True):
         ctx.bind_dims(var.aval.shape, tensor)
     return [materialize(v) for v in eval_jaxpr(ctx, closed.jaxpr, closed.consts, args)]

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import tensorflow as tf
 from jax import lax
 
-from jax2tfjs.lowering.context import Deferred, constant_value, is_static, materialize
+from jax2tfjs.lowering.context import Deferred, constant_value, is_static, materialize, reshape_target
 from jax2tfjs.lowering.interpreter import raw_inputs
 from jax2tfjs.lowering.registry import Arg, Case, rule
 
@@ -39,7 +39,7 @@ def lower_reshape(ctx, eqn, x):
         reshaped = value.reshape([int(d) for d in new_sizes])
         return Deferred(lambda: tf.constant(reshaped, ctx.tf_dtype(reshaped.dtype)), {"constant": reshaped})
     tensor = materialize(x)
-    build = lambda: tf.reshape(tensor, ctx.shape(new_sizes))  # noqa: E731
+    build = lambda: tf.reshape(tensor, reshape_target(ctx, new_sizes))  # noqa: E731
     if tensor.shape.rank == 1 and static and list(new_sizes)[:-1] == [1] * (len(new_sizes) - 1):
         return Deferred(build, {"bias_vector": tensor})
     return build()
@@ -70,17 +70,24 @@ def lower_broadcast_in_dim(ctx, eqn, x):
     for axis, dim in zip(dims, operand_shape, strict=True):
         expanded[axis] = dim
 
-    def build():
-        reshaped = (
-            tensor if list(expanded) == list(operand_shape) else tf.reshape(tensor, ctx.shape(expanded))
+    def reshaped():
+        return (
+            tensor
+            if list(expanded) == list(operand_shape)
+            else tf.reshape(tensor, reshape_target(ctx, expanded))
         )
-        if all(is_static(a) and is_static(b) and a == b for a, b in zip(expanded, shape, strict=True)):
-            return reshaped
-        return tf.broadcast_to(reshaped, ctx.shape(shape))
 
+    def build():
+        if all(is_static(a) and is_static(b) and a == b for a, b in zip(expanded, shape, strict=True)):
+            return reshaped()
+        return tf.broadcast_to(reshaped(), ctx.shape(shape))
+
+    # Elementwise rules take the rank-equal `broadcastable` form and let TF broadcast implicitly,
+    # so most broadcasts never emit BroadcastTo (or the Shape/Pack ops a dynamic batch needs).
+    found = {"broadcastable": reshaped}
     if tensor.shape.rank == 1 and len(dims) == 1 and dims[0] == len(shape) - 1:
-        return Deferred(build, {"bias_vector": tensor})
-    return build()
+        found["bias_vector"] = tensor
+    return Deferred(build, found)
 
 
 @rule(

@@ -14,8 +14,6 @@ from jax2tfjs.data import npm_source, tfds_source
 from jax2tfjs.data.split import stratified_split
 from jax2tfjs.errors import DataIntegrityError, DataSourceError
 
-pytestmark = pytest.mark.convert_env
-
 
 @pytest.fixture
 def offline(monkeypatch):

@@ -8,8 +8,6 @@ import pytest
 from jax2tfjs.lowering import NOT_SUPPORTED, RULES, registry
 from jax2tfjs.lowering.parity import run_case
 
-pytestmark = pytest.mark.convert_env
-
 CASES = {}
 for _rule in RULES.values():
     for _case in _rule.cases:

@@ -1,0 +1,107 @@
+"""Convert job: `make convert MODEL=flax QUANT=uint16 [STEP=]` → volumes/exports/<model>/<quant>/."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import fire
+import numpy as np
+
+from jax2tfjs import atomic, checkpoints, exports_index
+from jax2tfjs.api import to_tensorflowjs
+from jax2tfjs.data import load_dataset
+from jax2tfjs.errors import ModelInputError
+from jax2tfjs.jobkit import run_job
+from jax2tfjs.models import model_names, resolve_name
+from jax2tfjs.tfjs_export import QUANTIZATIONS
+
+
+def _ask(checkpoint_dir: str) -> tuple[str, int, str]:
+    """Model, step and quantization picked in a terminal prompt (questionary)."""
+    import questionary
+
+    if not sys.stdin.isatty():
+        raise ModelInputError(
+            "--interactive needs a terminal",
+            fix="run `make convert MODEL=<name> QUANT=<q> [STEP=<n>]` instead",
+        )
+    rows = [r for r in checkpoints.check(checkpoint_dir) if r["step"] is not None]
+    if not rows:
+        raise ModelInputError(f"no checkpoints under {checkpoint_dir}", fix="run `make train` first")
+    model = questionary.select("Model:", choices=sorted({r["model"] for r in rows})).unsafe_ask()
+    steps = [r for r in rows if r["model"] == model]
+    choice = questionary.select(
+        "Checkpoint:",
+        choices=[
+            questionary.Choice(
+                f"step {r['step']} (epoch {r['epoch']}, test acc {r['test_accuracy']:.4f})", r["step"]
+            )
+            for r in reversed(steps)
+        ],
+    ).unsafe_ask()
+    quant = questionary.select("Quantization:", choices=list(QUANTIZATIONS)).unsafe_ask()
+    return model, choice, quant
+
+
+def main(
+    model: str = "flax",
+    quantization: str = "none",
+    step: int | None = None,
+    interactive: bool = False,
+    checkpoint_dir: str = "volumes/checkpoints",
+    data_dir: str = "volumes/data",
+    export_dir: str = "volumes/exports",
+    memory_limit_gb: float | None = None,
+) -> None:
+    """Convert one checkpoint to a TF.js graph model.
+
+    Args:
+      model: jax_cnn, flax_cnn, flax_mlp (or jax, flax, mlp); a comma list, or all.
+      quantization: none, float16, uint16 or uint8; a comma list, or all.
+      step: checkpoint step (default: the newest).
+      interactive: pick model, checkpoint and quantization in a terminal prompt.
+      checkpoint_dir: the checkpoints volume.
+      data_dir: the data volume (real test digits for golden.json).
+      export_dir: the exports volume.
+      memory_limit_gb: the memory guard's limit (default $MEMORY_LIMIT_GB or 8).
+    """
+
+    def work() -> dict:
+        if interactive:
+            name, chosen_step, quant = _ask(checkpoint_dir)
+            jobs = [(name, chosen_step, quant)]
+        else:
+            names = model_names() if model == "all" else [resolve_name(m) for m in str(model).split(",")]
+            quants = list(QUANTIZATIONS) if quantization == "all" else str(quantization).split(",")
+            jobs = [(name, step, quant) for name in names for quant in quants]
+        arrays, _ = load_dataset(data_dir)
+        golden = arrays["x_test"][:8].astype(np.float32) / 255.0
+        out_dirs = []
+        for name, chosen_step, quant in jobs:
+            step_dir = checkpoints.resolve(checkpoint_dir, model=name, step=chosen_step)
+            out_dir = Path(export_dir) / name / quant
+            report = to_tensorflowjs(step_dir, out_dir=out_dir, quantization=quant, golden_inputs=golden)
+            out_dirs.append(str(out_dir))
+            print(
+                f"[convert] {out_dir}: {report.total_bytes / 2**20:.2f} MB, {report.tfjs_compute_ops} compute ops "
+                f"({', '.join(f'{op}x{n}' for op, n in report.tfjs_ops.items() if op not in ('Const', 'Placeholder', 'Identity'))}), "
+                f"SavedModel vs JAX max |diff| {report.savedmodel_max_abs_diff:.2e}"
+            )
+            for warning in report.warnings:
+                print(f"[convert] warning: {warning}")
+        exports_index.rebuild(export_dir)
+        return {"out_dirs": out_dirs}
+
+    result = run_job("convert", work, memory_limit_gb=memory_limit_gb, report_path=None)
+    # Each export's report.json gets the job's cost too (known only once the guard stops).
+    job = {key: result[key] for key in ("wall_s", "peak_rss_mb", "memory_limit_gb")}
+    job["exports_in_job"] = len(result["out_dirs"])
+    for out_dir in result["out_dirs"]:
+        report_path = Path(out_dir) / "report.json"
+        atomic.write_json(report_path, {**json.loads(report_path.read_text()), "job": job})
+
+
+if __name__ == "__main__":
+    fire.Fire(main)

@@ -1,0 +1,214 @@
+"""`to_tensorflowjs`: one entry point from a JAX/Flax model to a verified TF.js graph model.
+
+Phases: restore (resolve the model and its params), trace (make_jaxpr, symbolic batch), lower
+(jaxpr → tf.function, op check against TF.js's op list), save (SavedModel), tfjs (the tensorflowjs
+converter with quantization), check (SavedModel vs JAX on golden inputs). Everything is written
+into a temporary folder beside `out_dir` and renamed into place at the end, so a failed run never
+leaves a half export and never damages the previous one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import tensorflow as tf
+
+from jax2tfjs import atomic, model_sources, savedmodel, tfjs_export
+from jax2tfjs.errors import ModelInputError
+
+GOLDEN_COUNT = 8
+PACKAGES = ("jax", "jaxlib", "flax", "tensorflow", "tensorflowjs", "numpy")
+
+
+@dataclass
+class ConversionReport:
+    model: str
+    form: str
+    quantization: str
+    out_dir: str
+    input_spec: dict[str, Any]
+    labels: list[str] | None
+    files: dict[str, int]
+    total_bytes: int
+    weight_bytes: int
+    tf_ops: list[str]
+    tfjs_ops: dict[str, int]
+    tfjs_compute_ops: int
+    savedmodel_max_abs_diff: float
+    phases_s: dict[str, float]
+    warnings: list[str]
+    provenance: dict[str, Any] = field(default_factory=dict)
+    packages: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def package_versions() -> dict[str, str]:
+    return {name: importlib.metadata.version(name) for name in PACKAGES}
+
+
+def _input_spec(given: Any, resolved: model_sources.ResolvedModel) -> jax.ShapeDtypeStruct:
+    spec = given if given is not None else resolved.input_spec
+    if spec is None:
+        raise ModelInputError(
+            f"no input_spec for {resolved.name} ({resolved.form})",
+            fix="pass input_spec=jax.ShapeDtypeStruct((1, 28, 28, 1), jnp.float32) or an example array",
+        )
+    if not isinstance(spec, jax.ShapeDtypeStruct):
+        spec = jax.ShapeDtypeStruct(np.shape(spec), jnp.asarray(spec).dtype)
+    if len(spec.shape) < 1:
+        raise ModelInputError("input_spec must have a batch dimension first", fix="e.g. shape (1, 28, 28, 1)")
+    return spec
+
+
+def _golden_inputs(spec: jax.ShapeDtypeStruct, given: np.ndarray | None) -> np.ndarray:
+    """A few inputs for golden.json, rounded to 6 decimals so the JSON stays small (JAX's outputs
+    are computed from the rounded values, so the check stays exact)."""
+    if given is not None:
+        x = np.asarray(given[:GOLDEN_COUNT], dtype=spec.dtype)
+    else:
+        x = np.random.default_rng(0).random((GOLDEN_COUNT, *spec.shape[1:])).astype(spec.dtype)
+    return np.round(x, 6).astype(spec.dtype) if np.issubdtype(x.dtype, np.floating) else x
+
+
+class _Phases:
+    def __init__(self, progress: bool):
+        self.times: dict[str, float] = {}
+        self.progress = progress
+
+    def run(self, name: str, fn: Any) -> Any:
+        started = time.perf_counter()
+        if self.progress:
+            print(f"[convert] {name} ...", flush=True)
+        result = fn()
+        self.times[name] = round(time.perf_counter() - started, 3)
+        if self.progress:
+            print(f"[convert] {name} done in {self.times[name]:.2f} s", flush=True)
+        return result
+
+
+def to_tensorflowjs(
+    model: Any,
+    params: Any = None,
+    *,
+    input_spec: Any = None,
+    out_dir: str | Path,
+    quantization: str | None = None,
+    dynamic_batch: bool = True,
+    apply_kwargs: dict | None = None,
+    golden_inputs: np.ndarray | None = None,
+    name: str | None = None,
+    labels: list[str] | None = None,
+    progress: bool = True,
+) -> ConversionReport:
+    """Convert `model` to a TF.js graph model in `out_dir` (model.json, shards, golden.json,
+    report.json) and return the report. See docs/api.md."""
+    quantization = quantization or "none"
+    if quantization not in tfjs_export.QUANTIZATIONS:
+        raise ModelInputError(
+            f"unknown quantization {quantization!r}", fix=f"use one of {', '.join(tfjs_export.QUANTIZATIONS)}"
+        )
+    out_dir = Path(out_dir)
+    phases = _Phases(progress)
+    resolved = phases.run("restore", lambda: model_sources.resolve(model, params, apply_kwargs))
+    spec = _input_spec(input_spec, resolved)
+    closed = phases.run(
+        "trace", lambda: savedmodel.trace(resolved.apply, resolved.params, spec, dynamic_batch)
+    )
+    module = phases.run(
+        "lower", lambda: savedmodel.ExportModule(closed, resolved.params, spec, dynamic_batch)
+    )
+    tfjs_export.check_ops(module.op_types(), module.ctx.op_sources)
+
+    golden_x = _golden_inputs(spec, golden_inputs)
+    golden_y = np.asarray(jax.jit(resolved.apply)(resolved.params, golden_x), dtype=np.float32)
+    metadata = {
+        "model": name or resolved.name,
+        "input": {
+            "name": savedmodel.INPUT_NAME,
+            "shape": [None if dynamic_batch else spec.shape[0], *spec.shape[1:]],
+            "dtype": str(spec.dtype),
+        },
+        "labels": labels or resolved.labels,
+        "quantization": quantization,
+        "source": resolved.provenance,
+        "packages": package_versions(),
+        "converter": "jax2tfjs (own jaxpr lowering; no jax2tf)",
+    }
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    try:
+        saved_dir = staging / "saved_model"
+        phases.run("save", lambda: savedmodel.save(module, saved_dir))
+        export_dir = staging / "tfjs"
+        phases.run("tfjs", lambda: tfjs_export.convert(saved_dir, export_dir, quantization, metadata))
+        max_diff = phases.run("check", lambda: _savedmodel_diff(saved_dir, golden_x, golden_y))
+        atomic.write_json(
+            export_dir / "golden.json",
+            {
+                "input_shape": list(golden_x.shape),
+                "inputs": golden_x.tolist(),
+                "outputs": golden_y.tolist(),
+                "note": "JAX's outputs for these inputs; runners and the web page self-check against them",
+            },
+        )
+        ops = tfjs_export.graph_ops(export_dir / "model.json")
+        files = {p.name: p.stat().st_size for p in sorted(export_dir.iterdir()) if p.is_file()}
+        report = ConversionReport(
+            model=metadata["model"],
+            form=resolved.form,
+            quantization=quantization,
+            out_dir=str(out_dir),
+            input_spec=metadata["input"],
+            labels=metadata["labels"],
+            files=files,
+            total_bytes=sum(files.values()),
+            weight_bytes=sum(size for file, size in files.items() if file.endswith(".bin")),
+            tf_ops=module.op_types(),
+            tfjs_ops=ops,
+            tfjs_compute_ops=tfjs_export.compute_op_count(ops),
+            savedmodel_max_abs_diff=max_diff,
+            phases_s=phases.times,
+            warnings=sorted({*resolved.warnings, *module.ctx.warnings}),
+            provenance=resolved.provenance,
+            packages=metadata["packages"],
+        )
+        atomic.write_json(export_dir / "report.json", report.to_dict())
+        _replace_dir(export_dir, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return report
+
+
+def _savedmodel_diff(saved_dir: Path, x: np.ndarray, expected: np.ndarray) -> float:
+    serve = tf.saved_model.load(str(saved_dir)).signatures["serving_default"]
+    got = next(iter(serve(tf.constant(x)).values())).numpy()
+    return float(np.max(np.abs(got - expected)))
+
+
+def _replace_dir(source: Path, target: Path) -> None:
+    """Move `source` to `target`; an existing target is moved aside first and removed after."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{time.time_ns()}")
+        target.rename(old)
+    source.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def load_report(out_dir: str | Path) -> dict[str, Any]:
+    return json.loads((Path(out_dir) / "report.json").read_text())

@@ -1,0 +1,59 @@
+"""`volumes/exports/index.json`: every export with its size and metrics (the web demo reads it).
+
+Rebuilt from the export folders themselves (report.json, and verify.json once verified), so it
+can never list an export that is gone or miss one that exists.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from jax2tfjs import atomic
+
+INDEX_FILE = "index.json"
+QUANT_ORDER = ("none", "float16", "uint16", "uint8")
+
+
+def _entry(folder: Path, root: Path) -> dict[str, Any] | None:
+    try:
+        report = json.loads((folder / "report.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not (folder / "model.json").exists():
+        return None
+    verify_path = folder / "verify.json"
+    verify = json.loads(verify_path.read_text()) if verify_path.exists() else None
+    metrics = (report.get("provenance") or {}).get("metrics") or {}
+    return {
+        "model": report["model"],
+        "quantization": report["quantization"],
+        "model_json": str((folder / "model.json").relative_to(root)),
+        "total_bytes": report["total_bytes"],
+        "weight_bytes": report["weight_bytes"],
+        "tfjs_compute_ops": report["tfjs_compute_ops"],
+        "labels": report.get("labels"),
+        "step": (report.get("provenance") or {}).get("step"),
+        "jax_test_accuracy": metrics.get("test_accuracy"),
+        "verified": verify,
+    }
+
+
+def rebuild(root: str | Path) -> dict[str, Any]:
+    root = Path(root)
+    entries = [
+        entry
+        for model_json in sorted(root.glob("*/*/model.json"))
+        if (entry := _entry(model_json.parent, root)) is not None
+    ]
+    entries.sort(
+        key=lambda e: (
+            e["model"],
+            QUANT_ORDER.index(e["quantization"]) if e["quantization"] in QUANT_ORDER else 9,
+        )
+    )
+    index = {"format": 1, "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "exports": entries}
+    atomic.write_json(root / INDEX_FILE, index)
+    return index

@@ -1,0 +1,107 @@
+"""SavedModel → TF.js graph model with the `tensorflowjs` converter, plus op checks and counts."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import io
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from jax2tfjs.errors import ExportError, MissingTfjsOpError
+
+QUANTIZATIONS: dict[str, dict[str, str] | None] = {
+    "none": None,
+    "float16": {"float16": "*"},
+    "uint16": {"uint16": "*"},
+    "uint8": {"uint8": "*"},
+}
+SHARD_BYTES = 4 * 1024 * 1024
+# Graph plumbing that is not computation (and that TF.js handles or the converter strips).
+NON_COMPUTE_OPS = {
+    "Const",
+    "Placeholder",
+    "Identity",
+    "NoOp",
+    "ReadVariableOp",
+    "VarHandleOp",
+    "StatefulPartitionedCall",
+    "PartitionedCall",
+}
+
+
+def _import_tensorflowjs():
+    """tensorflowjs, imported without tensorflow_hub's pkg_resources deprecation notice.
+
+    tensorflow_decision_forests (pulled in by tensorflowjs) prints a welcome banner and, when stdout
+    is not a terminal file (pytest's capture, a notebook), imports IPython for it, which is not
+    installed: the environment variable switches the banner off."""
+    os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        import tensorflowjs
+        from tensorflowjs.converters import tf_saved_model_conversion_v2  # noqa: F401
+    return tensorflowjs
+
+
+def tfjs_op_names() -> set[str]:
+    """Every TF op TF.js implements, from tensorflowjs's own op_list/*.json."""
+    tensorflowjs = _import_tensorflowjs()
+    names: set[str] = set()
+    for path in glob.glob(os.path.join(os.path.dirname(tensorflowjs.__file__), "op_list", "*.json")):
+        with open(path) as fh:
+            names.update(entry["tfOpName"] for entry in json.load(fh))
+    return names
+
+
+def check_ops(op_types: list[str], op_sources: dict[str, list[str]]) -> None:
+    """Raise MissingTfjsOpError naming each op TF.js lacks and the primitive lines that made it."""
+    missing = [op for op in op_types if op not in tfjs_op_names() and op not in NON_COMPUTE_OPS]
+    if missing:
+        where = "; ".join(f"{op} from {', '.join(op_sources.get(op, ['?'])[:3])}" for op in missing)
+        raise MissingTfjsOpError(
+            f"the lowered graph uses TF ops that TF.js lacks: {where}",
+            fix="rewrite those lines with other operations, or fix the lowering rule that emits them",
+        )
+
+
+def convert(saved_model: Path, out_dir: Path, quantization: str, metadata: dict[str, Any]) -> None:
+    if quantization not in QUANTIZATIONS:
+        raise ExportError(
+            f"unknown quantization {quantization!r}", fix=f"use one of {', '.join(QUANTIZATIONS)}"
+        )
+    tf_saved_model_conversion_v2 = _import_tensorflowjs().converters.tf_saved_model_conversion_v2
+
+    chatter = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(chatter):
+            tf_saved_model_conversion_v2.convert_tf_saved_model(
+                str(saved_model),
+                str(out_dir),
+                signature_def="serving_default",
+                saved_model_tags="serve",
+                quantization_dtype_map=QUANTIZATIONS[quantization],
+                weight_shard_size_bytes=SHARD_BYTES,
+                metadata={"jax2tfjs": metadata},
+            )
+    except ValueError as err:
+        raise ExportError(
+            f"the tensorflowjs converter refused the graph: {str(err)[:600]}",
+            fix="see the op list in the message; report it if a jax2tfjs rule emitted the op",
+        ) from err
+
+
+def graph_ops(model_json: Path) -> dict[str, int]:
+    """Op type → count in the converted (optimised, fused) graph model."""
+    topology = json.loads(model_json.read_text())["modelTopology"]
+    counts: dict[str, int] = {}
+    for node in topology.get("node", []):
+        counts[node["op"]] = counts.get(node["op"], 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def compute_op_count(ops: dict[str, int]) -> int:
+    return sum(n for op, n in ops.items() if op not in NON_COMPUTE_OPS)

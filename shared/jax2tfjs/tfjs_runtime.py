@@ -1,0 +1,90 @@
+"""Run an export in real TF.js (Node, @tensorflow/tfjs 4.22, cpu or wasm backend).
+
+The runner script and its pinned npm dependencies live in jax2tfjs/node/ (`make setup` runs
+`npm ci` there). Inputs and outputs cross as raw float32 files.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jax2tfjs.errors import ExportError
+
+NODE_DIR = Path(__file__).parent / "node"
+RUNNER = NODE_DIR / "run_graph_model.mjs"
+BACKENDS = ("cpu", "wasm")
+
+
+def _check_setup() -> str:
+    node = shutil.which("node")
+    if node is None:
+        raise ExportError("node is not on PATH", fix="install Node.js 20 (apt-get install nodejs npm)")
+    if not (NODE_DIR / "node_modules" / "@tensorflow" / "tfjs").exists():
+        raise ExportError(
+            f"TF.js is not installed in {NODE_DIR}", fix=f"run `make setup` (or `npm ci` in {NODE_DIR})"
+        )
+    return node
+
+
+def run_in_tfjs(
+    model_dir: str | Path,
+    inputs: np.ndarray | None,
+    backend: str = "wasm",
+    *,
+    timing_batches: tuple[int, ...] = (),
+    warmup: int = 3,
+    repeats: int = 10,
+    timeout_s: float = 600,
+) -> tuple[np.ndarray | None, dict[str, Any]]:
+    """(outputs, info) where info has load_ms, predict_ms, timings per batch, golden_max_abs_diff."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}")
+    node = _check_setup()
+    model_dir = Path(model_dir).absolute()
+    if not (model_dir / "model.json").exists():
+        raise ExportError(
+            "model.json is missing: this folder is not a TF.js graph model",
+            fix="run `make convert` for this model, or pass the folder that holds model.json",
+            path=model_dir,
+        )
+    with tempfile.TemporaryDirectory(prefix="jax2tfjs-tfjs-") as tmp:
+        request: dict[str, Any] = {
+            "model_dir": str(model_dir),
+            "backend": backend,
+            "warmup": warmup,
+            "repeats": repeats,
+            "timing_batches": list(timing_batches),
+        }
+        if inputs is not None:
+            x = np.ascontiguousarray(inputs, dtype="<f4")
+            (Path(tmp) / "input.bin").write_bytes(x.tobytes())
+            request["input"] = {"path": f"{tmp}/input.bin", "shape": list(x.shape)}
+            request["output_path"] = f"{tmp}/output.bin"
+        (Path(tmp) / "request.json").write_text(json.dumps(request))
+        proc = subprocess.run(
+            [node, str(RUNNER), f"{tmp}/request.json"],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            cwd=NODE_DIR,
+        )
+        if proc.returncode != 0:
+            raise ExportError(
+                f"TF.js ({backend}) could not run the model: {proc.stderr.strip()[-800:]}",
+                fix="the export may be corrupt or use an op this backend lacks; re-run `make convert`",
+                path=model_dir,
+            )
+        info = json.loads(proc.stdout.strip().splitlines()[-1])
+        outputs = None
+        if inputs is not None:
+            outputs = np.frombuffer((Path(tmp) / "output.bin").read_bytes(), dtype="<f4").reshape(
+                info["output_shape"]
+            )
+    return outputs, info

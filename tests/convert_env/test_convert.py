@@ -1,0 +1,276 @@
+"""The converter end to end: every input form, real TF.js (Node, cpu and wasm), errors, atomicity."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from flax import nnx
+from flax.core import FrozenDict
+from flax.training import train_state
+from jax import lax
+
+from conftest import ROOT, run, venv_python
+from jax2tfjs import checkpoints, exports_index
+from jax2tfjs.api import to_tensorflowjs
+from jax2tfjs.data import load_dataset
+from jax2tfjs.errors import ExportError, Jax2TfjsError, ModelInputError, UnsupportedPrimitiveError
+from jax2tfjs.models import get_model
+from jax2tfjs.tfjs_runtime import run_in_tfjs
+from jax2tfjs.training import TrainConfig, train_and_evaluate
+
+SPEC = jax.ShapeDtypeStruct((1, 28, 28, 1), jnp.float32)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, mnist_dir):
+    """Checkpoints of all three models after 8 real steps (so biases are non-zero)."""
+    root = tmp_path_factory.mktemp("ckpt")
+    for name in ("jax_cnn", "flax_cnn", "flax_mlp"):
+        train_and_evaluate(
+            TrainConfig(model=name, epochs=1, train_samples=256), mnist_dir, root, progress=False
+        )
+    return root
+
+
+@pytest.fixture(scope="module")
+def test_images(mnist_dir):
+    arrays, _ = load_dataset(mnist_dir)
+    return arrays["x_test"][:200].astype(np.float32) / 255.0, arrays["y_test"][:200]
+
+
+def jax_outputs(model_name, step_dir, x):
+    from jax2tfjs.model_sources import resolve
+
+    resolved = resolve(step_dir)
+    assert resolved.name == model_name
+    return np.asarray(jax.jit(resolved.apply)(resolved.params, x))
+
+
+@pytest.mark.parametrize("model_name", ["jax_cnn", "flax_cnn", "flax_mlp"])
+def test_checkpoint_exports_run_in_tfjs_cpu_and_wasm_like_jax(model_name, trained, test_images, tmp_path):
+    step_dir = checkpoints.resolve(trained, model=model_name)
+    x, _ = test_images
+    report = to_tensorflowjs(step_dir, out_dir=tmp_path / "export", golden_inputs=x, progress=False)
+    want = jax_outputs(model_name, step_dir, x)
+    assert report.savedmodel_max_abs_diff < 1e-5
+    for backend in ("cpu", "wasm"):
+        got, info = run_in_tfjs(report.out_dir, x, backend)
+        assert info["backend"] == backend
+        np.testing.assert_allclose(got, want, atol=1e-4 * max(1.0, np.abs(want).max()))
+        assert np.array_equal(got.argmax(1), want.argmax(1))
+        assert info["golden_max_abs_diff"] < 1e-4
+    # The graph TF.js runs: fused ops with rank-1 biases, no Einsum, few compute ops.
+    ops = report.tfjs_ops
+    assert "Einsum" not in ops and "BatchMatMulV2" not in ops
+    if model_name.endswith("cnn"):
+        assert ops.get("_FusedConv2D") == 2 and ops.get("_FusedMatMul") == 2 and ops.get("AvgPool") == 2
+        assert report.tfjs_compute_ops <= 7
+    else:
+        assert ops.get("_FusedMatMul") == 3
+    assert report.input_spec["shape"] == [None, 28, 28, 1] and report.labels == list("0123456789")
+    meta = json.loads((tmp_path / "export" / "model.json").read_text())["userDefinedMetadata"]["jax2tfjs"]
+    assert meta["model"] == model_name and meta["source"]["step"] == 8 and meta["quantization"] == "none"
+
+
+def test_quantized_exports_are_smaller_and_keep_predictions(trained, test_images, tmp_path):
+    step_dir = checkpoints.resolve(trained, model="flax_cnn")
+    x, _ = test_images
+    want = jax_outputs("flax_cnn", step_dir, x).argmax(1)
+    sizes = {}
+    for quant in ("none", "float16", "uint16", "uint8"):
+        report = to_tensorflowjs(step_dir, out_dir=tmp_path / quant, quantization=quant, progress=False)
+        sizes[quant] = report.weight_bytes
+        got, _ = run_in_tfjs(report.out_dir, x, "wasm")
+        agreement = float(np.mean(got.argmax(1) == want))
+        assert agreement >= (0.98 if quant == "uint8" else 1.0), (quant, agreement)
+    assert 0.49 < sizes["float16"] / sizes["none"] < 0.51
+    assert 0.49 < sizes["uint16"] / sizes["none"] < 0.51
+    assert 0.24 < sizes["uint8"] / sizes["none"] < 0.26
+
+
+class LinenWithBatchNorm(nn.Module):
+    @nn.compact
+    def __call__(self, x):
+        x = nn.Conv(8, (3, 3))(x)
+        x = nn.BatchNorm(use_running_average=True)(x)
+        x = nn.gelu(nn.max_pool(x, (2, 2), (2, 2)), approximate=False)
+        return nn.Dense(10)(x.reshape((x.shape[0], -1)))
+
+
+class NnxNet(nnx.Module):
+    def __init__(self, rngs):
+        self.conv = nnx.Conv(1, 4, (3, 3), strides=(2, 2), rngs=rngs)
+        self.norm = nnx.LayerNorm(4, rngs=rngs)
+        self.drop = nnx.Dropout(0.5, rngs=rngs)
+        self.out = nnx.Linear(14 * 14 * 4, 10, rngs=rngs)
+
+    def __call__(self, x):
+        x = self.drop(nnx.silu(self.norm(self.conv(x))))
+        return nnx.log_softmax(self.out(x.reshape((x.shape[0], -1))))
+
+
+def _perturbed(tree):
+    """Non-zero biases and running statistics, so a dropped term would show."""
+    leaves, treedef = jax.tree.flatten(tree)
+    keys = jax.random.split(jax.random.key(7), len(leaves))
+    return jax.tree.unflatten(
+        treedef, [leaf + 0.1 * jax.random.normal(k, leaf.shape) for leaf, k in zip(leaves, keys, strict=True)]
+    )
+
+
+def _check_against(report, fn, x):
+    got, _ = run_in_tfjs(report.out_dir, x, "wasm")
+    want = np.asarray(fn(x))
+    np.testing.assert_allclose(got, want, atol=1e-4 * max(1.0, np.abs(want).max()))
+
+
+def test_linen_module_with_frozen_variables_and_batch_stats(tmp_path, test_images):
+    x = test_images[0][:16]
+    module = LinenWithBatchNorm()
+    variables = _perturbed(module.init(jax.random.key(0), x[:1]))
+    variables["batch_stats"] = jax.tree.map(jnp.abs, variables["batch_stats"])  # variances stay positive
+    report = to_tensorflowjs(
+        module, FrozenDict(variables), input_spec=SPEC, out_dir=tmp_path / "e", progress=False
+    )
+    assert report.form == "flax_linen"
+    _check_against(report, lambda v: module.apply(variables, v), x)
+
+
+def test_nnx_module_in_eval_mode(tmp_path, test_images):
+    x = test_images[0][:16]
+    model = NnxNet(nnx.Rngs(0))
+    report = to_tensorflowjs(model, input_spec=x[:1], out_dir=tmp_path / "e", progress=False)
+    assert report.form == "flax_nnx"
+    model.eval()
+    _check_against(report, model, x)
+
+
+def test_plain_function_with_params(tmp_path, test_images):
+    x = test_images[0][:16]
+    model = get_model("jax_cnn")
+    params = _perturbed(model.init(jax.random.key(3)))
+    report = to_tensorflowjs(model.apply, params, input_spec=SPEC, out_dir=tmp_path / "e", progress=False)
+    assert report.form == "function"
+    _check_against(report, lambda v: model.apply(params, v), x)
+
+
+def test_flax_train_state(tmp_path, test_images):
+    x = test_images[0][:16]
+    module = get_model("flax_cnn")
+    params = _perturbed(module.init(jax.random.key(4)))
+    linen = __import__("jax2tfjs.models.flax_cnn", fromlist=["CNN"]).CNN(module.config)
+    state = train_state.TrainState.create(apply_fn=linen.apply, params=params, tx=optax.adam(1e-3))
+    report = to_tensorflowjs(state, input_spec=SPEC, out_dir=tmp_path / "e", progress=False)
+    assert report.form == "train_state"
+    _check_against(report, lambda v: linen.apply({"params": params}, v), x)
+
+
+def test_unsupported_primitive_names_it_and_the_source_line(tmp_path):
+    def looping(params, x):
+        return lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, c[1] * params), (0, x))[1]  # LOOP LINE
+
+    with pytest.raises(UnsupportedPrimitiveError) as err:
+        to_tensorflowjs(
+            looping, jnp.float32(2.0), input_spec=jnp.ones((1, 4)), out_dir=tmp_path / "e", progress=False
+        )
+    message = str(err.value)
+    assert "J2T301" in message and "'while'" in message and "test_convert.py:" in message
+    line = next(
+        i for i, text in enumerate(Path(__file__).read_text().splitlines(), 1) if "# LOOP LINE" in text
+    )
+    assert f"test_convert.py:{line}:" in message
+    assert not (tmp_path / "e").exists()
+
+
+def test_failed_conversion_keeps_the_previous_export_and_leaves_no_temp(tmp_path, trained):
+    out = tmp_path / "flax_mlp" / "none"
+    to_tensorflowjs(checkpoints.resolve(trained, model="flax_mlp"), out_dir=out, progress=False)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(Jax2TfjsError):  # complex numbers: J2T302 before the fft's J2T301
+        to_tensorflowjs(
+            lambda p, x: jnp.fft.fft(x).real * p,
+            jnp.float32(1.0),
+            input_spec=jnp.ones((1, 8)),
+            out_dir=out,
+            progress=False,
+        )
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in out.parent.iterdir()] == ["none"]
+
+
+def test_bad_inputs_get_typed_errors_with_fixes(tmp_path):
+    model = get_model("flax_mlp")
+    with pytest.raises(ModelInputError, match="without params"):
+        to_tensorflowjs(model.apply, input_spec=SPEC, out_dir=tmp_path / "a", progress=False)
+    with pytest.raises(ModelInputError, match="no input_spec"):
+        to_tensorflowjs(model.apply, model.init(jax.random.key(0)), out_dir=tmp_path / "a", progress=False)
+    with pytest.raises(ModelInputError, match="tracing the model") as err:
+        to_tensorflowjs(
+            model.apply,
+            model.init(jax.random.key(0)),
+            input_spec=jnp.ones((1, 10, 10, 1)),
+            out_dir=tmp_path / "a",
+            progress=False,
+        )
+    assert "input_spec" in err.value.fix
+    with pytest.raises(ModelInputError, match="does not exist"):
+        to_tensorflowjs(tmp_path / "nope", out_dir=tmp_path / "a", progress=False)
+    with pytest.raises(ModelInputError, match="unknown quantization"):
+        to_tensorflowjs(
+            model.apply, {}, input_spec=SPEC, out_dir=tmp_path / "a", quantization="int4", progress=False
+        )
+    with pytest.raises(ExportError, match=r"model\.json is missing"):
+        run_in_tfjs(tmp_path, None, "wasm")
+
+
+def test_convert_job_writes_export_report_and_index(trained, mnist_dir, tmp_path):
+    proc = run(
+        [
+            venv_python("convert"),
+            ROOT / "jobs/convert.py",
+            "--model=mlp",
+            "--quantization=uint8",
+            f"--checkpoint_dir={trained}",
+            f"--data_dir={mnist_dir}",
+            f"--export_dir={tmp_path}",
+        ]
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for phase in ("restore", "trace", "lower", "save", "tfjs", "check"):
+        assert f"[convert] {phase} done in" in proc.stdout
+    report = json.loads((tmp_path / "flax_mlp" / "uint8" / "report.json").read_text())
+    assert set(report["phases_s"]) == {"restore", "trace", "lower", "save", "tfjs", "check"}
+    assert report["job"]["peak_rss_mb"] > 100
+    index = exports_index.rebuild(tmp_path)
+    assert [(e["model"], e["quantization"]) for e in index["exports"]] == [("flax_mlp", "uint8")]
+    assert index["exports"][0]["model_json"] == "flax_mlp/uint8/model.json"
+
+
+def test_float64_params_are_cast_with_a_warning_in_the_report(tmp_path):
+    params = {"w": np.full((4, 3), 0.5, np.float64), "b": np.arange(3, dtype=np.float64)}
+    report = to_tensorflowjs(
+        lambda p, x: x @ p["w"] + p["b"],
+        params,
+        input_spec=jnp.ones((1, 4)),
+        out_dir=tmp_path / "e",
+        progress=False,
+    )
+    assert any("float64" in w and "float32" in w for w in report.warnings)
+    got, _ = run_in_tfjs(report.out_dir, np.ones((2, 4), np.float32), "cpu")
+    np.testing.assert_allclose(got, np.ones((2, 4)) @ params["w"] + params["b"], rtol=1e-6)
+
+
+def test_an_op_tfjs_lacks_is_named_with_the_line_that_made_it():
+    from jax2tfjs.errors import MissingTfjsOpError
+    from jax2tfjs.tfjs_export import check_ops
+
+    with pytest.raises(MissingTfjsOpError, match=r"Erfc from 'erfc' at model\.py:3") as err:
+        check_ops(["Conv2D", "Erfc", "Const"], {"Erfc": ["'erfc' at model.py:3"]})
+    assert "Conv2D" not in str(err.value)
