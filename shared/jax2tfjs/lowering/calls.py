@@ -24,12 +24,17 @@ def _scaled_sin(x):
 _scaled_sin.defvjp(lambda x: (_scaled_sin(x), x), lambda x, g: (g * 2.0 * jnp.cos(x),))
 
 
-def _closed(eqn, key):
-    closed = eqn.params[key]
-    return closed.jaxpr, closed.consts
+@raw_inputs
+def inline_call(ctx, eqn, *args):
+    """Lower the call's jaxpr in place (ClosedJaxpr under jaxpr/call_jaxpr/fun_jaxpr, or a bare
+    Jaxpr for remat); custom derivative rules are ignored."""
+    key = next(k for k in ("jaxpr", "call_jaxpr", "fun_jaxpr") if k in eqn.params)
+    inner = eqn.params[key]
+    jaxpr, consts = (inner.jaxpr, inner.consts) if hasattr(inner, "consts") else (inner, ())
+    return eval_jaxpr(ctx, jaxpr, consts, args)
 
 
-@rule(
+rule(
     "jit",
     "pjit",
     "closed_call",
@@ -39,15 +44,10 @@ def _closed(eqn, key):
         Case("jit", lambda x: jax.jit(lambda y: jnp.tanh(y) * 3.0)(x), [X]),
         Case("nested_jit", lambda x: jax.jit(lambda y: jax.jit(jnp.exp)(y) + 1.0)(x), [X]),
     ],
-)
-@raw_inputs
-def lower_call(ctx, eqn, *args):
-    key = "jaxpr" if "jaxpr" in eqn.params else "call_jaxpr"
-    jaxpr, consts = _closed(eqn, key) if hasattr(eqn.params[key], "consts") else (eqn.params[key], ())
-    return eval_jaxpr(ctx, jaxpr, consts, args)
+)(inline_call)
 
 
-@rule(
+rule(
     "custom_jvp_call",
     tf_ops=("(inlined)",),
     limits="the custom JVP rule is dropped; the primal function is lowered",
@@ -59,34 +59,22 @@ def lower_call(ctx, eqn, *args):
         Case("softplus", jax.nn.softplus, [X]),
         Case("log_softmax", jax.nn.log_softmax, [X]),
     ],
-)
-@raw_inputs
-def lower_custom_jvp_call(ctx, eqn, *args):
-    jaxpr, consts = _closed(eqn, "call_jaxpr")
-    return eval_jaxpr(ctx, jaxpr, consts, args)
+)(inline_call)
 
 
-@rule(
+rule(
     "custom_vjp_call",
     "custom_vjp_call_jaxpr",
     tf_ops=("(inlined)",),
     limits="the custom VJP rule is dropped; the primal function is lowered",
     cases=[Case("custom_vjp", _scaled_sin, [X])],
-)
-@raw_inputs
-def lower_custom_vjp_call(ctx, eqn, *args):
-    key = "call_jaxpr" if "call_jaxpr" in eqn.params else "fun_jaxpr"
-    jaxpr, consts = _closed(eqn, key)
-    return eval_jaxpr(ctx, jaxpr, consts, args)
+)(inline_call)
 
 
-@rule(
+rule(
     "remat2",
     "checkpoint",
     tf_ops=("(inlined)",),
     limits="rematerialisation only matters for gradients; inlined",
     cases=[Case("remat", lambda x: jax.checkpoint(lambda y: jnp.sin(y) * y)(x), [X])],
-)
-@raw_inputs
-def lower_remat(ctx, eqn, *args):
-    return eval_jaxpr(ctx, eqn.params["jaxpr"], (), args)
+)(inline_call)

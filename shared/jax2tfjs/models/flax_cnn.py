@@ -5,20 +5,11 @@ Params are the linen variables' `params` collection: {'Conv_0': {'kernel', 'bias
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import flax.linen as nn
 import jax
 
 from jax2tfjs.models import ModelDef, register
-
-
-@dataclass(frozen=True)
-class CNNConfig:
-    conv_features: tuple[int, ...] = (32, 64)
-    kernel_size: int = 3
-    dense_features: int = 128
-    num_classes: int = 10
+from jax2tfjs.models.cnn_config import CNNConfig
 
 
 class CNN(nn.Module):

@@ -6,23 +6,14 @@ NHWC throughout, convolutions via `lax.conv_general_dilated`, pooling via `lax.r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import jax
 import jax.numpy as jnp
 from jax import lax
 
 from jax2tfjs.models import ModelDef, register
+from jax2tfjs.models.cnn_config import CNNConfig
 
 DIMENSIONS = ("NHWC", "HWIO", "NHWC")
-
-
-@dataclass(frozen=True)
-class CNNConfig:
-    conv_features: tuple[int, ...] = (32, 64)
-    kernel_size: int = 3
-    dense_features: int = 128
-    num_classes: int = 10
 
 
 def lecun_normal(rng: jax.Array, shape: tuple[int, ...], fan_in: int) -> jax.Array:
