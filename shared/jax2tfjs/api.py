@@ -41,6 +41,7 @@ class ConversionReport:
     labels: list[str] | None
     files: dict[str, int]
     total_bytes: int
+    model_bytes: int  # what a browser downloads: model.json + weight shards
     weight_bytes: int
     tf_ops: list[str]
     tfjs_ops: dict[str, int]
@@ -176,6 +177,9 @@ def to_tensorflowjs(
             labels=metadata["labels"],
             files=files,
             total_bytes=sum(files.values()),
+            model_bytes=sum(
+                size for file, size in files.items() if file.endswith(".bin") or file == "model.json"
+            ),
             weight_bytes=sum(size for file, size in files.items() if file.endswith(".bin")),
             tf_ops=module.op_types(),
             tfjs_ops=ops,

@@ -25,12 +25,13 @@ def _entry(folder: Path, root: Path) -> dict[str, Any] | None:
     if not (folder / "model.json").exists():
         return None
     verify_path = folder / "verify.json"
-    verify = json.loads(verify_path.read_text()) if verify_path.exists() else None
+    verify = _verify_summary(json.loads(verify_path.read_text())) if verify_path.exists() else None
     metrics = (report.get("provenance") or {}).get("metrics") or {}
     return {
         "model": report["model"],
         "quantization": report["quantization"],
         "model_json": str((folder / "model.json").relative_to(root)),
+        "model_bytes": report["model_bytes"],
         "total_bytes": report["total_bytes"],
         "weight_bytes": report["weight_bytes"],
         "tfjs_compute_ops": report["tfjs_compute_ops"],
@@ -38,6 +39,21 @@ def _entry(folder: Path, root: Path) -> dict[str, Any] | None:
         "step": (report.get("provenance") or {}).get("step"),
         "jax_test_accuracy": metrics.get("test_accuracy"),
         "verified": verify,
+    }
+
+
+def _verify_summary(row: dict[str, Any]) -> dict[str, Any]:
+    """What the web page shows next to a model: pass/fail and TF.js's accuracy (wasm preferred)."""
+    backends = row.get("tfjs") or {}
+    main = backends.get("wasm") or next(iter(backends.values()), None)
+    return {
+        "passed": row["passed"],
+        "samples": row["samples"],
+        "tfjs_accuracy": main["accuracy"] if main else None,
+        "accuracy_drop_points": main["accuracy_drop_points"] if main else None,
+        "max_abs_diff": main["max_abs_diff"] if main else None,
+        "infer_ms_batch1": main["infer_ms_batch1"] if main else None,
+        "failures": row["failures"],
     }
 
 

@@ -23,20 +23,8 @@ from jax2tfjs.data import load_dataset
 from jax2tfjs.errors import ExportError, Jax2TfjsError, ModelInputError, UnsupportedPrimitiveError
 from jax2tfjs.models import get_model
 from jax2tfjs.tfjs_runtime import run_in_tfjs
-from jax2tfjs.training import TrainConfig, train_and_evaluate
 
 SPEC = jax.ShapeDtypeStruct((1, 28, 28, 1), jnp.float32)
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, mnist_dir):
-    """Checkpoints of all three models after 8 real steps (so biases are non-zero)."""
-    root = tmp_path_factory.mktemp("ckpt")
-    for name in ("jax_cnn", "flax_cnn", "flax_mlp"):
-        train_and_evaluate(
-            TrainConfig(model=name, epochs=1, train_samples=256), mnist_dir, root, progress=False
-        )
-    return root
 
 
 @pytest.fixture(scope="module")
