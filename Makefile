@@ -71,7 +71,7 @@ job_prereq = $(if $(filter local,$(RUNNER)),$(VENV)/$(JOB_IMAGE_$(1))/.synced,do
 # $(call not_built,TARGET,ISSUE): a plain statement instead of a confusing failure.
 not_built = echo "make $(1): not built yet ($(2)); see README.md 'Status'" >&2; exit 3
 
-.PHONY: help setup lock docs data train train-all convert convert-all convert-interactive verify check examine web demo test lint bench clean \
+.PHONY: help setup lock docs data train train-all convert convert-all convert-interactive verify check examine web web-stop demo test lint bench clean \
 	docker-check jobs-table
 
 help: ## list the targets and their variables
@@ -81,7 +81,13 @@ help: ## list the targets and their variables
 
 # ---- setup ----------------------------------------------------------------------------------------------
 NODE_RUNNER := shared/jax2tfjs/node
-setup: $(VENV)/train/.synced $(VENV)/convert/.synced $(VENV)/tools/.synced $(NODE_RUNNER)/node_modules/.synced ## build .venv/{train,convert,tools} and the TF.js runner's node_modules from the lock files (no-op when up to date)
+setup: $(VENV)/train/.synced $(VENV)/convert/.synced $(VENV)/tools/.synced $(NODE_RUNNER)/node_modules/.synced web/node_modules/.synced ## build .venv/{train,convert,tools} and the node_modules of the TF.js runner and the web page from the lock files (no-op when up to date)
+
+# TF.js for the page, served from our own origin at /vendor/ (no CDN).
+web/node_modules/.synced: web/package-lock.json
+	@echo "[setup] web: npm ci in web"
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 # TF.js 4.22 for Node (cpu + wasm backends), pinned by package-lock.json; runs every export for real.
 $(NODE_RUNNER)/node_modules/.synced: $(NODE_RUNNER)/package-lock.json
@@ -145,8 +151,12 @@ SAMPLES ?=
 verify: $(call job_prereq,verify) ## every export in real TF.js vs JAX: parity, accuracy, size, speed → report.md (MODEL=, QUANT=, SAMPLES=)
 	$(call run_job,verify,$(if $(filter command line,$(origin MODEL)),--model=$(MODEL)) $(if $(filter command line,$(origin QUANT)),--quantization=$(QUANT)) $(if $(SAMPLES),--samples=$(SAMPLES)))
 
-web: ## serve the demo with nginx on http://localhost:8080
-	@$(call not_built,web,issue 5: the web demo)
+WEB_PORT ?= 8080
+web: web/node_modules/.synced ## serve the demo and volumes/exports with Debian's nginx on http://localhost:8080 (WEB_PORT)
+	web/serve.sh start $(WEB_PORT) volumes/exports
+
+web-stop: ## stop the nginx that `make web` started
+	web/serve.sh stop $(WEB_PORT)
 
 bench: $(VENV)/train/.synced data ## benchmarks → bench/*.json (local venvs; medians, side by side in one run)
 	$(VENV)/train/bin/python jobs/bench.py train --out=bench/train_speed.json
@@ -176,5 +186,5 @@ jobs-table: ## the job table as lines "job image volumes...", read by the tests
 	@$(foreach j,$(JOBS),echo "$(j) $(JOB_IMAGE_$(j)) $(JOB_VOLUMES_$(j))";)
 
 clean: ## remove the venvs and Python caches (volumes/ is kept: it holds your data and checkpoints)
-	rm -rf $(VENV) .pytest_cache .ruff_cache $(NODE_RUNNER)/node_modules
+	rm -rf $(VENV) .pytest_cache .ruff_cache $(NODE_RUNNER)/node_modules web/node_modules
 	find shared jobs tests -name __pycache__ -type d -prune -exec rm -rf {} +

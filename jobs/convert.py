@@ -92,6 +92,7 @@ def main(
             for warning in report.warnings:
                 print(f"[convert] warning: {warning}")
         exports_index.rebuild(export_dir)
+        exports_index.write_samples(export_dir, arrays["x_test"], arrays["y_test"])
         return {"out_dirs": out_dirs}
 
     result = run_job("convert", work, memory_limit_gb=memory_limit_gb, report_path=None)

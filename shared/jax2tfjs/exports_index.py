@@ -14,6 +14,8 @@ from typing import Any
 from jax2tfjs import atomic
 
 INDEX_FILE = "index.json"
+SAMPLES_FILE = "samples.json"
+SAMPLE_COUNT = 20
 QUANT_ORDER = ("none", "float16", "uint16", "uint8")
 
 
@@ -73,3 +75,14 @@ def rebuild(root: str | Path) -> dict[str, Any]:
     index = {"format": 1, "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "exports": entries}
     atomic.write_json(root / INDEX_FILE, index)
     return index
+
+
+def write_samples(root: str | Path, images: Any, labels: Any, count: int = SAMPLE_COUNT) -> None:
+    """The first `count` real test digits (uint8 0..255, row-major 28×28) for the page's "sample"
+    button, with their labels."""
+    payload = {
+        "source": "the test split of volumes/data/mnist.npz",
+        "images": [[int(v) for v in image.reshape(-1)] for image in images[:count]],
+        "labels": [int(label) for label in labels[:count]],
+    }
+    atomic.write_json(Path(root) / SAMPLES_FILE, payload)

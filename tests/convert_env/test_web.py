@@ -1,0 +1,223 @@
+"""The web demo in a real browser: Debian's chromium driven by Playwright, served by real nginx
+through web/serve.sh and web/nginx.conf, against exports converted in this session."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import socket
+import subprocess
+import tempfile
+import urllib.request
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+from playwright.sync_api import sync_playwright
+
+from conftest import ROOT
+from jax2tfjs import checkpoints, exports_index
+from jax2tfjs.api import to_tensorflowjs
+from jax2tfjs.data import load_dataset
+from jax2tfjs.model_sources import resolve
+from jax2tfjs.training import TrainConfig, train_and_evaluate
+
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+OUTPUT = ROOT / "tests" / "output" / "web"
+MODELS = ("jax_cnn", "flax_cnn", "flax_mlp")
+QUANTS = ("none", "float16")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """web/serve.sh start/stop around one exports folder."""
+
+    def __init__(self, exports: Path):
+        if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
+            pytest.fail("nginx is missing: apt-get install nginx (.ci/run installs it)")
+        self.port, self.exports = free_port(), exports
+
+    def __enter__(self) -> str:
+        proc = subprocess.run(
+            [ROOT / "web/serve.sh", "start", str(self.port), str(self.exports)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 0, proc.stderr
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc) -> None:
+        subprocess.run([ROOT / "web/serve.sh", "stop", str(self.port)], capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, mnist_dir):
+    """Exports of all three models (1 full epoch each) at none and float16, samples.json, index."""
+    ckpt = tmp_path_factory.mktemp("web-ckpt")
+    exports = tmp_path_factory.mktemp("web-exports")
+    arrays, _ = load_dataset(mnist_dir)
+    for name in MODELS:
+        train_and_evaluate(TrainConfig(model=name, epochs=1), mnist_dir, ckpt, progress=False)
+        for quant in QUANTS:
+            to_tensorflowjs(
+                checkpoints.resolve(ckpt, model=name),
+                out_dir=exports / name / quant,
+                quantization=quant,
+                progress=False,
+            )
+    exports_index.rebuild(exports)
+    exports_index.write_samples(exports, arrays["x_test"], arrays["y_test"])
+    samples = json.loads((exports / "samples.json").read_text())
+    x = np.asarray(samples["images"], np.float32).reshape(-1, 28, 28, 1) / 255.0
+    expected = {}
+    for name in MODELS:
+        resolved = resolve(checkpoints.resolve(ckpt, model=name))
+        expected[name] = np.asarray(jax.jit(resolved.apply)(resolved.params, x)).argmax(1).tolist()
+    with Server(exports) as url:
+        yield {"url": url, "exports": exports, "expected": expected}
+
+
+@pytest.fixture
+def browser_page():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: apt-get install chromium (.ci/run installs it)")
+    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, args=FLAGS, headless=True
+        )
+        page = context.new_page()
+        page.problems = []
+        page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
+        page.on("pageerror", lambda e: page.problems.append(str(e)))
+        yield page
+        context.close()
+
+
+# Selectors, not wait_for_function: the page's CSP forbids eval, which wait_for_function needs.
+def wait_state(page, state):
+    page.wait_for_selector(f"body[data-state='{state}']", state="attached", timeout=60_000)
+
+
+def draw_vertical_line(page):
+    box = page.locator("#pad").bounding_box()
+    page.mouse.move(box["x"] + 140, box["y"] + 40)
+    page.mouse.down()
+    for y in range(40, 250, 10):
+        page.mouse.move(box["x"] + 140, box["y"] + y)
+    page.mouse.up()
+
+
+def test_every_export_predicts_real_digits_like_jax(site, browser_page):
+    page = browser_page
+    page.goto(site["url"] + "/")
+    wait_state(page, "ready")
+    options = page.locator("#models option")
+    assert options.count() == len(MODELS) * len(QUANTS)
+    for index in range(options.count()):
+        label = options.nth(index).inner_text()
+        model = label.split(" · ")[0]
+        page.select_option("#models", str(index))
+        wait_state(page, "ready")
+        assert "vs JAX" in page.inner_text("#selfcheck")
+        page.click("#clear")
+        for sample in range(10):
+            page.click("#sample")
+            page.wait_for_selector(f"body[data-sample='{sample}']", state="attached")
+            assert int(page.inner_text("#top")) == site["expected"][model][sample], (label, sample)
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "samples.png"), full_page=True)
+    assert page.problems == []
+
+
+@pytest.mark.parametrize("model", ["jax_cnn", "flax_cnn"])
+def test_a_drawn_vertical_stroke_reads_as_one(site, browser_page, model):
+    page = browser_page
+    page.goto(site["url"] + "/")
+    wait_state(page, "ready")
+    index = next(
+        i for i, o in enumerate(page.locator("#models option").all_inner_texts()) if o.startswith(model)
+    )
+    page.select_option("#models", str(index))
+    wait_state(page, "ready")
+    draw_vertical_line(page)
+    page.wait_for_selector("body[data-predictions]", state="attached")
+    assert page.inner_text("#top") == "1"
+    assert page.inner_text("#backend") in {"webgl", "wasm", "cpu"}
+    bars = page.locator("#bars .bar")
+    assert bars.count() == 10
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT / f"drawn-{model}.png"), full_page=True)
+    assert page.problems == []
+
+
+def test_without_exports_the_page_says_what_to_run(tmp_path, browser_page):
+    with Server(tmp_path) as url:
+        browser_page.goto(url + "/")
+        wait_state(browser_page, "empty")
+        assert "make convert" in browser_page.inner_text("#status")
+        # The missing index.json is a 404 the browser logs; nothing else may go wrong.
+        assert [p for p in browser_page.problems if not p.startswith("Failed to load resource")] == []
+
+
+def test_a_broken_export_is_named_and_the_page_stays_usable(site, tmp_path, browser_page):
+    exports = tmp_path / "exports"
+    shutil.copytree(site["exports"] / "flax_mlp", exports / "flax_mlp")
+    (exports / "flax_mlp" / "none" / "model.json").write_text("{ not json")
+    exports_index.write_samples(exports, np.zeros((1, 28, 28, 1), np.uint8), [0])
+    index = {
+        "exports": [
+            {**entry, "verified": None}
+            for entry in json.loads((site["exports"] / "index.json").read_text())["exports"]
+            if entry["model"] == "flax_mlp"
+        ]
+    }
+    (exports / "index.json").write_text(json.dumps(index))
+    with Server(exports) as url:
+        page = browser_page
+        page.goto(url + "/")
+        wait_state(page, "broken")
+        assert "Could not load flax_mlp/none" in page.inner_text("#status")
+        page.select_option("#models", "1")  # flax_mlp float16 still works
+        wait_state(page, "ready")
+
+
+def test_nginx_serves_the_right_types_and_headers(site):
+    def head(path, gzip_ok=False):
+        request = urllib.request.Request(
+            site["url"] + path, headers={"Accept-Encoding": "gzip"} if gzip_ok else {}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.headers, response.read()
+        except urllib.error.HTTPError as err:
+            return err.code, err.headers, b""
+
+    status, headers, _ = head("/")
+    assert status == 200 and "wasm-unsafe-eval" in headers["Content-Security-Policy"]
+    assert "default-src 'self'" in headers["Content-Security-Policy"]
+    status, headers, _ = head("/vendor/tfjs-backend-wasm/tfjs-backend-wasm.wasm")
+    assert status == 200 and headers["Content-Type"] == "application/wasm"
+    status, headers, body = head("/models/index.json", gzip_ok=True)
+    assert headers["Content-Encoding"] == "gzip" and json.loads(gzip.decompress(body))["exports"]
+    status, headers, _ = head("/models/flax_cnn/none/group1-shard1of1.bin")
+    assert status == 200 and headers["Content-Type"] == "application/octet-stream"
+    assert head("/models/")[0] == 403  # no directory listing
+    assert head("/node_modules/@tensorflow/tfjs/package.json")[0] == 404
