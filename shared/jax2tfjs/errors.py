@@ -16,7 +16,7 @@ EXIT_BROKEN_PIPE = 141
 
 
 class Jax2TfjsError(Exception):
-    """Base error. `code` is stable (documented in docs/troubleshooting.md); `fix` says what to do."""
+    """Base error. `code` is stable (the table in docs/api.md); `fix` says what to do."""
 
     code = "J2T000"
 

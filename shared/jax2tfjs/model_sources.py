@@ -169,6 +169,8 @@ def _cast_params(params: Any) -> tuple[Any, list[str]]:
         if dtype.name == "int64":
             notes.add("int64 parameters were cast to int32 (TF.js has no int64)")
             return np.asarray(leaf, np.int32)
+        if dtype.kind in "iu" and dtype.itemsize < 4:  # int8/16, uint8/16: exact in int32
+            return np.asarray(leaf, np.int32)
         return leaf
 
     return jax.tree.map(cast, params), sorted(notes)

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 from jax import export
 
-from jax2tfjs.errors import ModelInputError
+from jax2tfjs.errors import Jax2TfjsError, ModelInputError
 from jax2tfjs.lowering import LoweringContext, lower_closed_jaxpr
 
 INPUT_NAME = "input"
@@ -28,14 +28,28 @@ def trace(apply: Any, params: Any, spec: jax.ShapeDtypeStruct, dynamic_batch: bo
         (b,) = export.symbolic_shape("b")
         spec = jax.ShapeDtypeStruct((b, *spec.shape[1:]), spec.dtype)
     try:
-        return jax.make_jaxpr(apply)(params, spec)
-    except (TypeError, ValueError) as err:
+        closed = jax.make_jaxpr(apply)(params, spec)
+    except Jax2TfjsError:
+        raise
+    except Exception as err:  # the user's code failed under tracing: say so in their terms
+        symbolic = "Inconclusive" in type(err).__name__ or "symbolic" in str(err).lower()
         raise ModelInputError(
             f"tracing the model on an input of shape {tuple(str(d) for d in spec.shape)} {spec.dtype} failed: "
             f"{type(err).__name__}: {str(err)[:400]}",
-            fix="check input_spec (shape with the batch first, dtype) and that params match the model "
-            "(same keys and shapes as model.init returns)",
+            fix=(
+                "the model computes with the batch size (e.g. x.shape[0] // 2); pass dynamic_batch=False "
+                "to export a fixed batch"
+                if symbolic
+                else "check input_spec (shape with the batch first, dtype) and that params match the model "
+                "(same keys and shapes as model.init returns)"
+            ),
         ) from err
+    if len(closed.out_avals) != 1:
+        raise ModelInputError(
+            f"the model returns {len(closed.out_avals)} arrays; an export has exactly one output",
+            fix="return one array (e.g. the logits), or export each output with its own function",
+        )
+    return closed
 
 
 def weight_names(params: Any) -> list[str]:
@@ -61,10 +75,8 @@ class ExportModule(tf.Module):
         signature = [tf.TensorSpec(shape, self.ctx.tf_dtype(spec.dtype), name=INPUT_NAME)]
 
         def serve(x):
-            outputs = lower_closed_jaxpr(self.ctx, closed, [*(w.read_value() for w in self.weights), x])
-            if len(outputs) == 1:
-                return {OUTPUT_NAME: outputs[0]}
-            return {f"{OUTPUT_NAME}_{i}": out for i, out in enumerate(outputs)}
+            (output,) = lower_closed_jaxpr(self.ctx, closed, [*(w.read_value() for w in self.weights), x])
+            return {OUTPUT_NAME: output}
 
         self.serve = tf.function(serve, input_signature=signature, autograph=False)
         self.concrete = self.serve.get_concrete_function()

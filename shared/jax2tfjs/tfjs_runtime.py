@@ -68,13 +68,20 @@ def run_in_tfjs(
             request["input"] = {"path": f"{tmp}/input.bin", "shape": list(x.shape)}
             request["output_path"] = f"{tmp}/output.bin"
         (Path(tmp) / "request.json").write_text(json.dumps(request))
-        proc = subprocess.run(
-            [node, str(RUNNER), f"{tmp}/request.json"],
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            cwd=NODE_DIR,
-        )
+        try:
+            proc = subprocess.run(
+                [node, str(RUNNER), f"{tmp}/request.json"],
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+                cwd=NODE_DIR,
+            )
+        except subprocess.TimeoutExpired:
+            raise ExportError(
+                f"TF.js ({backend}) did not finish within {timeout_s:g} s",
+                fix="use fewer samples (SAMPLES=) or a faster backend (wasm)",
+                path=model_dir,
+            ) from None
         if proc.returncode != 0:
             raise ExportError(
                 f"TF.js ({backend}) could not run the model: {proc.stderr.strip()[-800:]}",

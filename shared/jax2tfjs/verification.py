@@ -10,6 +10,7 @@ meets its quantization's thresholds.
 from __future__ import annotations
 
 import json
+import subprocess
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -141,15 +142,15 @@ def verify_export(
             result["accuracy_drop_points"] = round(100 * (row["jax"]["accuracy"] - result["accuracy"]), 4)
             result.update(
                 load_ms=info["load_ms"],
-                infer_ms_batch1=info["timings"]["1"],
-                infer_ms_batch32=info["timings"]["32"],
+                infer_ms_batch1=info["timings"].get("1"),
+                infer_ms_batch32=info["timings"].get("32"),  # None with < 32 samples
                 golden_max_abs_diff=info.get("golden_max_abs_diff"),
             )
             row["tfjs"][backend] = result
         row["failures"] = thresholds.check(folder.name, row)
     except Jax2TfjsError as err:
         row["failures"] = [f"error {err.code}: {err.cause} (fix: {err.fix})"]
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, subprocess.SubprocessError) as err:
         row["failures"] = [f"error: {type(err).__name__}: {err}"]
     row["passed"] = not row["failures"]
     row["thresholds"] = asdict(thresholds)

@@ -24,6 +24,10 @@ COLUMNS = (
 )
 
 
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
 def _cells(row: dict[str, Any]) -> list[str]:
     if "tfjs" not in row:
         return [row["export"], *["-"] * (len(COLUMNS) - 2), "FAIL: " + "; ".join(row["failures"])]
@@ -41,9 +45,9 @@ def _cells(row: dict[str, Any]) -> list[str]:
         f"{worst_diff:.2e}",
         f"{worst_agree:.2%}",
         f"{main['load_ms']:.0f}",
-        f"{main['infer_ms_batch1']:.2f}",
-        f"{main['infer_ms_batch32']:.2f}",
-        f"{cpu['infer_ms_batch1']:.2f}" if cpu else "-",
+        _ms(main["infer_ms_batch1"]),
+        _ms(main["infer_ms_batch32"]),
+        _ms(cpu.get("infer_ms_batch1")),
         "pass" if row["passed"] else "FAIL: " + "; ".join(row["failures"]),
     ]
 

@@ -262,3 +262,26 @@ def test_an_op_tfjs_lacks_is_named_with_the_line_that_made_it():
     with pytest.raises(MissingTfjsOpError, match=r"Erfc from 'erfc' at model\.py:3") as err:
         check_ops(["Conv2D", "Erfc", "Const"], {"Erfc": ["'erfc' at model.py:3"]})
     assert "Conv2D" not in str(err.value)
+
+
+def test_models_that_cannot_be_exported_get_typed_errors_not_tracebacks(tmp_path):
+    from jax2tfjs.errors import LoweringError
+
+    def convert(fn, spec):
+        return to_tensorflowjs(
+            fn, {"s": jnp.float32(1.0)}, input_spec=spec, out_dir=tmp_path / "e", progress=False
+        )
+
+    with pytest.raises(ModelInputError, match="returns 2 arrays"):
+        convert(lambda p, x: (x * p["s"], x.sum(1)), jnp.ones((1, 4)))
+    with pytest.raises(ModelInputError) as err:
+        convert(lambda p, x: x.reshape(x.shape[0] // 2, -1) * p["s"], jnp.ones((2, 4)))
+    assert "dynamic_batch=False" in err.value.fix
+    with pytest.raises(LoweringError, match="window sums over integers"):
+        convert(
+            lambda p, x: (
+                lax.reduce_window(x.astype(jnp.int32), 0, lax.add, (1, 2, 2, 1), (1, 2, 2, 1), "VALID").sum()
+                * p["s"]
+            ),
+            jnp.ones((1, 4, 4, 1)),
+        )

@@ -6,9 +6,9 @@ from jax2tfjs.lowering import NOT_SUPPORTED, RULES
 
 HEADER = """# Lowering coverage
 
-Generated from `jax2tfjs.lowering` by `make docs`; do not edit by hand (`tests/test_docs.py` fails
+Generated from `jax2tfjs.lowering` by `make docs`; do not edit by hand (`tests/convert_env/test_docs.py` fails
 when this file is stale). Every lowered primitive has parity cases run against JAX with a dynamic
-batch dimension (`tests/test_lowering_parity.py`).
+batch dimension (`tests/convert_env/test_lowering_parity.py`).
 """
 
 

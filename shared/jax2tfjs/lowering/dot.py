@@ -57,6 +57,13 @@ def _product(ctx, dims):
             [Arg((B, 3, 4)), Arg((3, 4, 2), batched=False)],
         ),
         Case(
+            "int_dot_to_float",
+            lambda a, b: (
+                lax.dot_general(a, b, (((1,), (0,)), ((), ())), preferred_element_type=jnp.float32) * 0.5
+            ),
+            [Arg((B, 4), "int32", "int"), Arg((4, 3), "int32", "int", batched=False)],
+        ),
+        Case(
             "vector_dot",
             lambda a, b: lax.dot_general(a, b, (((1,), (1,)), ((0,), (0,)))),
             [Arg((B, 5)), Arg((B, 5))],
@@ -73,11 +80,11 @@ def lower_dot_general(ctx, eqn, lhs, rhs):
     if not lb and len(lc) == 1 and lc[0] == l_rank - 1 and r_rank == 2:
         transpose_b = rc[0] == 1
         if l_rank == 2:
-            return tf.matmul(lhs, rhs, transpose_b=transpose_b)
+            return _as(ctx, tf.matmul(lhs, rhs, transpose_b=transpose_b), out_type)
         flat = tf.reshape(lhs, [-1, lhs_shape[-1]])
         out = tf.matmul(flat, rhs, transpose_b=transpose_b)
         n = rhs_shape[0] if transpose_b else rhs_shape[1]
-        return tf.reshape(out, reshape_target(ctx, [*lhs_shape[:-1], n]))
+        return _as(ctx, tf.reshape(out, reshape_target(ctx, [*lhs_shape[:-1], n])), out_type)
 
     l_free = [d for d in range(l_rank) if d not in lc and d not in lb]
     r_free = [d for d in range(r_rank) if d not in rc and d not in rb]
@@ -93,7 +100,13 @@ def lower_dot_general(ctx, eqn, lhs, rhs):
     out = tf.reshape(
         out, ctx.shape([*batch_dims, *[lhs_shape[d] for d in l_free], *[rhs_shape[d] for d in r_free]])
     )
-    return out if out.dtype == tf.as_dtype(out_type) else tf.cast(out, ctx.tf_dtype(out_type))
+    return _as(ctx, out, out_type)
+
+
+def _as(ctx, x, dtype):
+    """`x` in the dtype JAX's dot returns (preferred_element_type), e.g. int32 @ int32 → float32."""
+    target = ctx.tf_dtype(dtype)
+    return x if x.dtype == target else tf.cast(x, target)
 
 
 def _transpose(x, perm):

@@ -72,13 +72,21 @@ def lower_erfc(ctx, eqn, x):
     limits="half-to-even maps to Round; jax's default (away from zero) is sign(x) * floor(|x| + 0.5)",
     cases=[
         Case("round_away", lambda x: lax.round(x * 2.0), [X]),
+        Case(
+            "round_float32_edges",
+            lambda x: lax.round(x * 0.0 + jnp.array([0.49999997, 8388609.0, -2.5, 1.5], jnp.float32)),
+            [Arg((B, 4))],
+        ),
         Case("round_even", lambda x: lax.round(x * 2.0, lax.RoundingMethod.TO_NEAREST_EVEN), [X]),
     ],
 )
 def lower_round(ctx, eqn, x):
     if eqn.params["rounding_method"] == lax.RoundingMethod.TO_NEAREST_EVEN:
         return tf.round(x)
-    return tf.sign(x) * tf.floor(tf.abs(x) + 0.5)
+    # Not floor(|x| + 0.5): that sum rounds in float32 (0.49999997 -> 1, odd values >= 2**23 -> +1).
+    magnitude = tf.abs(x)
+    whole = tf.floor(magnitude)
+    return tf.sign(x) * (whole + tf.cast(magnitude - whole >= 0.5, x.dtype))
 
 
 @rule(
@@ -295,7 +303,10 @@ def lower_clamp(ctx, eqn, low, x, high):
 @rule(
     "convert_element_type",
     tf_ops=("Cast",),
-    limits="float64/float16/bfloat16 become float32 and int64 int32, with a warning in the report",
+    limits=(
+        "float64/float16/bfloat16 become float32 and int64 int32, with a warning in the report; "
+        "8/16-bit ints are computed in int32 with their wraparound"
+    ),
     cases=[
         Case("to_int32", lambda x: lax.convert_element_type(lax.floor(x * 3.0), jnp.int32), [X]),
         Case(
@@ -304,11 +315,33 @@ def lower_clamp(ctx, eqn, low, x, high):
             [Arg((B, 4), "int32", "int")],
         ),
         Case("bool_to_float", lambda x: (x > 0).astype(jnp.float32), [X]),
+        Case("float_to_uint8", lambda x: (x * 300.0).astype(jnp.uint8), [X]),
+        Case("float_to_int8", lambda x: (x * 300.0).astype(jnp.int8), [X]),
+        Case(
+            "int_to_uint8_wraps", lambda x: (x * 100 - 300).astype(jnp.uint8), [Arg((B, 4), "int32", "int")]
+        ),
+        Case("int_to_int16_wraps", lambda x: (x * 9000).astype(jnp.int16), [Arg((B, 4), "int32", "int")]),
     ],
 )
 def lower_convert_element_type(ctx, eqn, x):
+    new_dtype = np.dtype(eqn.params["new_dtype"]) if str(eqn.params["new_dtype"]) != "bfloat16" else None
     target = ctx.tf_dtype(eqn.params["new_dtype"])
+    if new_dtype is not None and new_dtype.name in NARROW_INTS:
+        return _to_narrow_int(x, new_dtype)
     return x if x.dtype == target else tf.cast(x, target)
+
+
+NARROW_INTS = ("int8", "int16", "uint8", "uint16")
+
+
+def _to_narrow_int(x, dtype):
+    """JAX's casts to 8/16-bit ints, computed in int32: truncate toward zero, then wrap around, as
+    XLA's CPU code does at run time. (Out-of-range floats are implementation-defined; constant
+    folding may saturate instead.)"""
+    info = np.iinfo(dtype)
+    x = tf.cast(x, tf.int32)
+    span = int(info.max) - int(info.min) + 1
+    return tf.math.floormod(x - int(info.min), span) + int(info.min)
 
 
 @rule(

@@ -16,6 +16,15 @@ from jax2tfjs.lowering.registry import Arg, Case, rule
 B = 3
 
 
+def _index_dims_first(rows, axis, index_dims):
+    """tf.gather puts the index dims where `axis` was; JAX (offset dims trailing) puts them first."""
+    if axis == 0 or index_dims == 0:
+        return rows
+    rank = rows.shape.rank
+    perm = [*range(axis, axis + index_dims), *range(axis), *range(axis + index_dims, rank)]
+    return tf.transpose(rows, perm)
+
+
 @rule(
     "gather",
     tf_ops=("GatherV2", "ClipByValue", "SelectV2"),
@@ -42,6 +51,18 @@ B = 3
             [Arg((B, 5), "int32", "int", high=10), Arg((7, 4), batched=False)],
         ),
         Case(
+            "gather_axis_1",
+            lambda x, i: lax.gather(
+                x,
+                i[:, None],
+                lax.GatherDimensionNumbers(offset_dims=(1,), collapsed_slice_dims=(1,), start_index_map=(1,)),
+                slice_sizes=(4, 1),
+                mode="clip",
+            ),
+            [Arg((4, 5), batched=False), Arg((3,), "int32", "int", high=5, batched=False)],
+            batched=False,
+        ),
+        Case(
             "clip_out_of_range",
             lambda t, e: jnp.take(e, t, axis=0, mode="clip"),
             [Arg((B, 5), "int32", "int", high=10), Arg((7, 4), batched=False)],
@@ -66,8 +87,10 @@ def lower_gather(ctx, eqn, operand, indices):
     size = operand_shape[axis]
     mode = eqn.params["mode"]
     if mode == lax.GatherScatterMode.PROMISE_IN_BOUNDS:  # JAX already normalised negative indices
-        return tf.gather(operand, index, axis=axis)
-    rows = tf.gather(operand, tf.clip_by_value(index, 0, size - 1), axis=axis)
+        return _index_dims_first(tf.gather(operand, index, axis=axis), axis, index_rank - 1)
+    rows = _index_dims_first(
+        tf.gather(operand, tf.clip_by_value(index, 0, size - 1), axis=axis), axis, index_rank - 1
+    )
     if mode == lax.GatherScatterMode.FILL_OR_DROP:
         valid = tf.logical_and(index >= 0, index < size)
         for _ in range(rank - 1):

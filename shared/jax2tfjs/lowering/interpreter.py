@@ -60,11 +60,12 @@ def eval_jaxpr(ctx: LoweringContext, jaxpr: Any, consts: Sequence[Any], args: Se
                 ),
             )
         inputs = [read(v) for v in eqn.invars]
-        if not getattr(rule.lower, "raw_inputs", False):
-            inputs = [materialize(x) for x in inputs]
         graph = None if tf.executing_eagerly() else tf.compat.v1.get_default_graph()
         first_new = len(graph.get_operations()) if graph is not None else 0
         try:
+            # Materialising builds an earlier rule's deferred ops, so its failures belong here too.
+            if not getattr(rule.lower, "raw_inputs", False):
+                inputs = [materialize(x) for x in inputs]
             outputs = rule.lower(ctx, eqn, *inputs)
         except Jax2TfjsError:
             raise
@@ -91,7 +92,14 @@ def lower_closed_jaxpr(ctx: LoweringContext, closed: Any, args: Sequence[tf.Tens
     ctx.dim_values, ctx.op_sources = {}, {}
     for var, tensor in zip(closed.jaxpr.invars, args, strict=True):
         ctx.bind_dims(var.aval.shape, tensor)
-    return [materialize(v) for v in eval_jaxpr(ctx, closed.jaxpr, closed.consts, args)]
+    outputs = eval_jaxpr(ctx, closed.jaxpr, closed.consts, args)
+    try:
+        return [materialize(v) for v in outputs]
+    except Exception as err:  # a deferred op built only for the output
+        raise LoweringError(
+            f"building the model's output failed (last primitive at {ctx.current_source}): {type(err).__name__}: {err}",
+            fix="see the limits in docs/coverage.md for the operations on that line",
+        ) from err
 
 
 def raw_inputs(lower: Any) -> Any:

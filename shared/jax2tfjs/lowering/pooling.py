@@ -63,6 +63,10 @@ def _from_2d(y, rank):
     ],
 )
 def lower_reduce_window_sum(ctx, eqn, x):
+    if not x.dtype.is_floating:
+        raise NotImplementedError(
+            "window sums over integers are not supported (AvgPool is float-only); cast to float32 first"
+        )
     window, strides, pads = _spatial_window(eqn)
     rank = len(eqn.params["window_dimensions"])
     count = math.prod(window)

@@ -154,21 +154,30 @@ def lower_pad(ctx, eqn, x, value):
     return padded
 
 
+def _same_dim(a, b) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # JAX cannot decide for some symbolic expressions: not provably equal
+        return False
+
+
 @rule(
     "slice",
     tf_ops=("StridedSlice",),
     cases=[
         Case("slice", lambda x: lax.slice(x, (0, 1, 0), (x.shape[0], 3, 5), (1, 1, 2)), [Arg((B, 4, 5))]),
         Case("slice_static", lambda x: lax.slice(x, (1, 0), (3, 2)), [Arg((4, 3))], batched=False),
+        Case("slice_batch_but_last", lambda x: lax.slice(x, (0, 0), (x.shape[0] - 1, 4)), [Arg((3, 4))]),
     ],
 )
 def lower_slice(ctx, eqn, x):
     starts, limits = eqn.params["start_indices"], eqn.params["limit_indices"]
     strides = eqn.params["strides"] or (1,) * len(starts)
     operand_shape = eqn.invars[0].aval.shape
-    # An axis taken whole (often the dynamic batch) uses the end mask instead of a limit.
+    # An axis taken whole (often the dynamic batch) uses the end mask instead of a limit; `x[:-1]`
+    # on the batch has limit b - 1, which is not whole.
     whole = [
-        s == 0 and st == 1 and (not is_static(dim) or lim == dim)
+        s == 0 and st == 1 and _same_dim(lim, dim)
         for s, lim, st, dim in zip(starts, limits, strides, operand_shape, strict=True)
     ]
     end = [0 if w else ctx.dim(lim) for w, lim in zip(whole, limits, strict=True)]

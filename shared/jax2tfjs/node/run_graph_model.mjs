@@ -77,10 +77,10 @@ async function main() {
   const goldenPath = path.join(request.model_dir, 'golden.json');
   if (fs.existsSync(goldenPath)) {
     const golden = JSON.parse(fs.readFileSync(goldenPath, 'utf8'));
-    const got = tf.tidy(() => model.predict(tf.tensor(golden.inputs.flat(Infinity), golden.input_shape)).arraySync());
-    let maxDiff = 0;
-    got.flat(Infinity).forEach((v, i) => { maxDiff = Math.max(maxDiff, Math.abs(v - golden.outputs.flat(Infinity)[i])); });
-    result.golden_max_abs_diff = maxDiff;
+    const got = tf.tidy(() => model.predict(tf.tensor(golden.inputs.flat(Infinity), golden.input_shape)).dataSync());
+    const want = golden.outputs.flat(Infinity);
+    if (got.length !== want.length) throw new Error(`golden.json has ${want.length} outputs, the model gave ${got.length}`);
+    result.golden_max_abs_diff = want.reduce((worst, v, i) => Math.max(worst, Math.abs(v - got[i])), 0);
   }
 
   if (request.input) {
@@ -93,8 +93,10 @@ async function main() {
     fs.writeFileSync(request.output_path, Buffer.from(data.buffer, data.byteOffset, data.byteLength));
     output.dispose();
     result.timings = {};
+    // Timed on the first `batch` inputs; with fewer inputs than a batch size, that size is skipped.
     for (const batch of request.timing_batches || []) {
-      const slice = tf.tidy(() => input.slice(0, Math.min(batch, input.shape[0])));
+      if (batch > input.shape[0]) continue;
+      const slice = tf.tidy(() => input.slice(0, batch));
       result.timings[batch] = await timePredict(model, slice, request.warmup ?? 3, request.repeats ?? 10);
       slice.dispose();
     }
