@@ -1,4 +1,4 @@
-"""Static checks for what cannot run here (no Docker engine): Dockerfiles and compose."""
+"""Static checks for what cannot run here (no Docker engine, no GitHub): Dockerfiles, compose, workflows."""
 
 from __future__ import annotations
 
@@ -26,3 +26,10 @@ def test_dockerfile_installs_from_its_own_lock_with_hashes(image):
     assert f"COPY docker/{image}/requirements.lock" in text
     assert "--require-hashes" in text and "--no-cache-dir" in text
     assert "\nUSER " in text  # non-root
+
+
+def test_github_workflows_are_actionlint_clean():
+    workflows = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
+    assert {w.name for w in workflows} >= {"ci.yml", "nightly.yml"}
+    proc = run([TOOLS / "actionlint", *workflows])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
