@@ -15,7 +15,7 @@ from jax2tfjs.data import load_dataset
 from jax2tfjs.errors import ModelInputError
 from jax2tfjs.jobkit import run_job
 from jax2tfjs.models import model_names, resolve_name
-from jax2tfjs.tfjs_export import QUANTIZATIONS
+from jax2tfjs.tfjs_export import NON_COMPUTE_OPS, QUANTIZATIONS
 
 
 def _ask(checkpoint_dir: str) -> tuple[str, int, str]:
@@ -86,7 +86,7 @@ def main(
             out_dirs.append(str(out_dir))
             print(
                 f"[convert] {out_dir}: {report.total_bytes / 2**20:.2f} MB, {report.tfjs_compute_ops} compute ops "
-                f"({', '.join(f'{op}x{n}' for op, n in report.tfjs_ops.items() if op not in ('Const', 'Placeholder', 'Identity'))}), "
+                f"({', '.join(f'{op}x{n}' for op, n in report.tfjs_ops.items() if op not in NON_COMPUTE_OPS)}), "
                 f"SavedModel vs JAX max |diff| {report.savedmodel_max_abs_diff:.2e}"
             )
             for warning in report.warnings:

@@ -10,8 +10,6 @@ leaves a half export and never damages the previous one.
 from __future__ import annotations
 
 import dataclasses
-import importlib.metadata
-import json
 import shutil
 import tempfile
 import time
@@ -22,10 +20,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import tensorflow as tf
 
 from jax2tfjs import atomic, model_sources, savedmodel, tfjs_export
 from jax2tfjs.errors import ModelInputError
+from jax2tfjs.provenance import package_versions
 
 GOLDEN_COUNT = 8
 PACKAGES = ("jax", "jaxlib", "flax", "tensorflow", "tensorflowjs", "numpy")
@@ -54,10 +52,6 @@ class ConversionReport:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def package_versions() -> dict[str, str]:
-    return {name: importlib.metadata.version(name) for name in PACKAGES}
 
 
 def _input_spec(given: Any, resolved: model_sources.ResolvedModel) -> jax.ShapeDtypeStruct:
@@ -145,7 +139,7 @@ def to_tensorflowjs(
         "labels": labels or resolved.labels,
         "quantization": quantization,
         "source": resolved.provenance,
-        "packages": package_versions(),
+        "packages": package_versions(PACKAGES),
         "converter": "jax2tfjs (own jaxpr lowering; no jax2tf)",
     }
 
@@ -198,9 +192,7 @@ def to_tensorflowjs(
 
 
 def _savedmodel_diff(saved_dir: Path, x: np.ndarray, expected: np.ndarray) -> float:
-    serve = tf.saved_model.load(str(saved_dir)).signatures["serving_default"]
-    got = next(iter(serve(tf.constant(x)).values())).numpy()
-    return float(np.max(np.abs(got - expected)))
+    return float(np.max(np.abs(savedmodel.run_saved(saved_dir, x) - expected)))
 
 
 def _replace_dir(source: Path, target: Path) -> None:
@@ -212,7 +204,3 @@ def _replace_dir(source: Path, target: Path) -> None:
     source.rename(target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def load_report(out_dir: str | Path) -> dict[str, Any]:
-    return json.loads((Path(out_dir) / "report.json").read_text())

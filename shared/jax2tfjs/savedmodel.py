@@ -87,3 +87,9 @@ class ExportModule(tf.Module):
 
 def save(module: ExportModule, directory: Path) -> None:
     tf.saved_model.save(module, str(directory), signatures={"serving_default": module.concrete})
+
+
+def run_saved(directory: Path, x: np.ndarray) -> np.ndarray:
+    """Load a saved export and run its serving signature on `x`."""
+    serve = tf.saved_model.load(str(directory)).signatures["serving_default"]
+    return serve(tf.constant(x))[OUTPUT_NAME].numpy()

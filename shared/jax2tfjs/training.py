@@ -9,8 +9,6 @@ with metadata. `lax.scan` over steps was measured 10x slower on this CPU; hence 
 from __future__ import annotations
 
 import dataclasses
-import importlib.metadata
-import platform
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -27,6 +25,7 @@ from jax2tfjs import checkpoints
 from jax2tfjs.data import load_dataset
 from jax2tfjs.errors import TrainingStateError
 from jax2tfjs.models import ModelDef, get_model
+from jax2tfjs.provenance import package_versions
 
 PACKAGES = ("jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "numpy")
 # Fields that must match for --resume to continue a run (epochs may grow).
@@ -117,16 +116,6 @@ def evaluate(model: ModelDef, params: Any, images: np.ndarray, labels: np.ndarra
         total_loss += float(loss)
         total_correct += int(correct)
     return {"loss": total_loss / len(labels), "accuracy": total_correct / len(labels)}
-
-
-def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
@@ -309,7 +298,7 @@ def train_and_evaluate(
                 "train_images": len(y_train),
                 "test_images": len(arrays["y_test"]),
             },
-            "packages": package_versions(),
+            "packages": package_versions(PACKAGES),
             "wall_s": wall_s,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }

@@ -18,7 +18,6 @@ from typing import Any
 
 import jax
 import numpy as np
-import tensorflow as tf
 
 from jax2tfjs import model_sources, savedmodel
 from jax2tfjs.errors import ExportError, Jax2TfjsError
@@ -89,8 +88,7 @@ def _savedmodel_outputs(
     module = savedmodel.ExportModule(closed, resolved.params, spec, dynamic_batch=True)
     with tempfile.TemporaryDirectory(prefix="jax2tfjs-verify-") as tmp:
         savedmodel.save(module, Path(tmp))
-        serve = tf.saved_model.load(tmp).signatures["serving_default"]
-        return next(iter(serve(tf.constant(x)).values())).numpy()
+        return savedmodel.run_saved(Path(tmp), x)
 
 
 def verify_export(

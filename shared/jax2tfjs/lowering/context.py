@@ -117,5 +117,10 @@ def reshape_target(ctx: LoweringContext, dims: Sequence[Any]) -> list[int] | tf.
     return ctx.shape(dims)
 
 
+def transpose(x: tf.Tensor, perm: Sequence[int]) -> tf.Tensor:
+    """Transpose, or `x` itself when `perm` is the identity (no op in the graph)."""
+    return x if list(perm) == list(range(len(perm))) else tf.transpose(x, perm)
+
+
 def is_static(dim: Any) -> bool:
     return isinstance(dim, int | np.integer)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import tensorflow as tf
 from jax import lax
 
+from jax2tfjs.lowering.context import transpose
 from jax2tfjs.lowering.registry import Arg, Case, rule
 
 B = 2
@@ -143,8 +144,8 @@ def lower_conv_general_dilated(ctx, eqn, x, w):
     if spatial not in (1, 2):
         raise NotImplementedError(f"{spatial}-D convolutions are not supported (1-D and 2-D are)")
     # To NHWC / HWIO: lhs_spec = (batch, feature, *spatial) positions, rhs_spec = (out, in, *spatial).
-    x = _transpose(x, [lhs_spec[0], *lhs_spec[2:], lhs_spec[1]])
-    w = _transpose(w, [*rhs_spec[2:], rhs_spec[1], rhs_spec[0]])
+    x = transpose(x, [lhs_spec[0], *lhs_spec[2:], lhs_spec[1]])
+    w = transpose(w, [*rhs_spec[2:], rhs_spec[1], rhs_spec[0]])
     strides, pads = list(p["window_strides"]), [tuple(q) for q in p["padding"]]
     lhs_dil, rhs_dil = list(p["lhs_dilation"]), list(p["rhs_dilation"])
     in_shape = [eqn.invars[0].aval.shape[i] for i in lhs_spec[2:]]
@@ -176,7 +177,7 @@ def lower_conv_general_dilated(ctx, eqn, x, w):
     out_rank = spatial + 2
     # From N(spatial)C to the requested out_spec order.
     current = [out_spec[0], *out_spec[2:], out_spec[1]]
-    return _transpose(y, [current.index(i) for i in range(out_rank)])
+    return transpose(y, [current.index(i) for i in range(out_rank)])
 
 
 def _depthwise(x, w, channels, strides, pads, mode, dilation):
@@ -186,7 +187,3 @@ def _depthwise(x, w, channels, strides, pads, mode, dilation):
         x = tf.pad(x, [[0, 0], list(pads[0]), list(pads[1]), [0, 0]])
         mode = "VALID"
     return tf.nn.depthwise_conv2d(x, w, [1, *strides, 1], mode, dilations=dilation)
-
-
-def _transpose(x, perm):
-    return x if list(perm) == list(range(len(perm))) else tf.transpose(x, perm)

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import tensorflow as tf
 from jax import lax
 
-from jax2tfjs.lowering.context import reshape_target
+from jax2tfjs.lowering.context import reshape_target, transpose
 from jax2tfjs.lowering.registry import Arg, Case, rule
 
 B = 3
@@ -88,8 +88,8 @@ def lower_dot_general(ctx, eqn, lhs, rhs):
 
     l_free = [d for d in range(l_rank) if d not in lc and d not in lb]
     r_free = [d for d in range(r_rank) if d not in rc and d not in rb]
-    lhs_t = _transpose(lhs, [*lb, *l_free, *lc])
-    rhs_t = _transpose(rhs, [*rb, *rc, *r_free])
+    lhs_t = transpose(lhs, [*lb, *l_free, *lc])
+    rhs_t = transpose(rhs, [*rb, *rc, *r_free])
     batch_dims = [lhs_shape[d] for d in lb]
     m = _product(ctx, [lhs_shape[d] for d in l_free])
     k = _product(ctx, [lhs_shape[d] for d in lc])
@@ -107,7 +107,3 @@ def _as(ctx, x, dtype):
     """`x` in the dtype JAX's dot returns (preferred_element_type), e.g. int32 @ int32 → float32."""
     target = ctx.tf_dtype(dtype)
     return x if x.dtype == target else tf.cast(x, target)
-
-
-def _transpose(x, perm):
-    return x if list(perm) == list(range(len(perm))) else tf.transpose(x, perm)
