@@ -22,6 +22,8 @@ SOURCE ?= auto
 FORCE ?=
 MEMORY_LIMIT_GB ?= 8
 export MEMORY_LIMIT_GB
+# Jobs skip the optional matplotlib/pyarrow imports of Keras and pandas (shared/jax2tfjs/lean_imports.py).
+export JAX2TFJS_LEAN_IMPORTS := 1
 
 # ---- environments -----------------------------------------------------------------------------------
 PYTHON ?= python3.11
@@ -71,7 +73,7 @@ job_prereq = $(if $(filter local,$(RUNNER)),$(VENV)/$(JOB_IMAGE_$(1))/.synced,do
 # $(call not_built,TARGET,ISSUE): a plain statement instead of a confusing failure.
 not_built = echo "make $(1): not built yet ($(2)); see README.md 'Status'" >&2; exit 3
 
-.PHONY: help setup lock docs data train train-all convert convert-all convert-interactive verify check examine web web-stop demo test lint bench clean \
+.PHONY: help setup lock docs data train train-all convert convert-all convert-interactive verify check examine doctor doctor-bench zoo web web-stop demo test lint bench clean \
 	docker-check jobs-table
 
 help: ## list the targets and their variables
@@ -105,18 +107,31 @@ define venv_rule
 $(VENV)/$(1)/.synced: $(2) shared/pyproject.toml | $(UV)
 	@echo "[setup] $(1): syncing $(VENV)/$(1) with $(2)"
 	@test -x $(VENV)/$(1)/bin/python || $(UV) venv -q --python $(PYTHON) $(VENV)/$(1)
-	VIRTUAL_ENV=$(VENV)/$(1) $(UV) pip sync -q $(2)
+	VIRTUAL_ENV=$(VENV)/$(1) $(UV) pip sync -q --compile-bytecode $(2)
 	$(if $(3),VIRTUAL_ENV=$(VENV)/$(1) $(UV) pip install -q --no-deps -e shared)
 	@touch $$@
 endef
 $(eval $(call venv_rule,train,docker/train/requirements.lock,package))
 $(eval $(call venv_rule,convert,docker/convert/requirements.lock,package))
 $(eval $(call venv_rule,tools,tests/tools.lock,))
+# Benchmark-only venvs (`make bench`): the official convert_jax path on the last JAX it works with,
+# and jax2onnx. Not part of `make setup`; the package is installed so the bench scripts can import it.
+$(eval $(call venv_rule,official,bench/envs/official.lock,package))
+$(eval $(call venv_rule,jax2onnx,bench/envs/jax2onnx.lock,package))
+
+# onnxruntime-web for the benchmark's ONNX runs, pinned by package-lock.json.
+BENCH_NODE := bench/node
+$(BENCH_NODE)/node_modules/.synced: $(BENCH_NODE)/package-lock.json
+	@echo "[setup] node: npm ci in $(BENCH_NODE)"
+	cd $(BENCH_NODE) && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
 
 lock: | $(UV) ## regenerate the lock files from shared/pyproject.toml and tests/tools.in
 	$(UV) pip compile shared/pyproject.toml --extra train --extra test $(LOCK_FLAGS) -o docker/train/requirements.lock
 	$(UV) pip compile shared/pyproject.toml --extra convert --extra test $(LOCK_FLAGS) -o docker/convert/requirements.lock
 	$(UV) pip compile tests/tools.in $(LOCK_FLAGS) -o tests/tools.lock
+	$(UV) pip compile bench/envs/official.in $(LOCK_FLAGS) -o bench/envs/official.lock
+	$(UV) pip compile bench/envs/jax2onnx.in $(LOCK_FLAGS) -o bench/envs/jax2onnx.lock
 
 docker-check:
 	@docker info >/dev/null 2>&1 || { echo "RUNNER=docker but no Docker engine answers (docker info failed): start Docker, or use RUNNER=local" >&2; exit 2; }
@@ -151,6 +166,19 @@ SAMPLES ?=
 verify: $(call job_prereq,verify) ## every export in real TF.js vs JAX: parity, accuracy, size, speed → report.md (MODEL=, QUANT=, SAMPLES=)
 	$(call run_job,verify,$(if $(filter command line,$(origin MODEL)),--model=$(MODEL)) $(if $(filter command line,$(origin QUANT)),--quantization=$(QUANT)) $(if $(SAMPLES),--samples=$(SAMPLES)))
 
+zoo: $(VENV)/convert/.synced $(NODE_RUNNER)/node_modules/.synced ## the model zoo: 22 small models → TF.js (Node, wasm) vs JAX; table + success rate → volumes/zoo/zoo.md (exit 4 on a miss)
+	$(VENV)/convert/bin/python jobs/zoo.py
+
+# DIR, not PATH: a make variable named PATH would replace the shell's PATH inside the recipe.
+DIR ?=
+GOLDEN ?=
+doctor: $(VENV)/convert/.synced ## check a checkpoint or an export folder and print the findings (DIR=<folder>, GOLDEN=1 runs golden.json in TF.js, JSON=1)
+	@test -n "$(DIR)" || { echo "make doctor: say which folder, e.g. make doctor DIR=volumes/checkpoints/flax_cnn or DIR=volumes/exports/flax_cnn/none" >&2; exit 2; }
+	$(VENV)/convert/bin/python jobs/doctor.py $(DIR)$(if $(GOLDEN), --golden)$(if $(JSON), --json-output)
+
+doctor-bench: $(VENV)/convert/.synced ## the error corpus: every broken conversion gets the right code and fix; auto-fix rate → bench/doctor_bench.json
+	$(VENV)/convert/bin/python jobs/doctor_bench.py --out=bench/doctor_bench.json
+
 WEB_PORT ?= 8080
 web: web/node_modules/.synced ## serve the demo and volumes/exports with Debian's nginx on http://localhost:8080 (WEB_PORT)
 	web/serve.sh start $(WEB_PORT) volumes/exports
@@ -158,9 +186,12 @@ web: web/node_modules/.synced ## serve the demo and volumes/exports with Debian'
 web-stop: ## stop the nginx that `make web` started
 	web/serve.sh stop $(WEB_PORT)
 
-bench: $(VENV)/train/.synced data ## benchmarks → bench/*.json (local venvs; medians, side by side in one run)
+BENCH_ENVS := $(VENV)/official/.synced $(VENV)/jax2onnx/.synced $(BENCH_NODE)/node_modules/.synced
+bench: setup $(BENCH_ENVS) data ## ours vs the official convert_jax and jax2onnx: conversion, inference, quantization, training speed, jobs' RSS → bench/ (≈ 12 min)
+	@$(VENV)/convert/bin/python -c "from jax2tfjs import checkpoints; checkpoints.resolve('volumes/checkpoints', model='flax_cnn')" 2>/dev/null \
+		|| { echo "[bench] no trained flax_cnn checkpoint: training one (make train MODEL=flax)"; $(MAKE) train MODEL=flax RUNNER=local; }
 	$(VENV)/train/bin/python jobs/bench.py train --out=bench/train_speed.json
-	@echo "[bench] conversion, inference and quantization benchmarks: not built yet (issue 7)"
+	$(VENV)/convert/bin/python jobs/bench.py run --out-dir=bench
 
 # The steps after data, as job:target; a step whose job file does not exist yet is reported, not run.
 DEMO_STEPS := train:train-all convert:convert-all verify:verify
@@ -179,12 +210,13 @@ lint: $(VENV)/tools/.synced ## ruff over the Python code
 	$(VENV)/tools/bin/ruff check --config shared/pyproject.toml shared jobs tests docs/examples
 	$(VENV)/tools/bin/ruff format --check --config shared/pyproject.toml shared jobs tests docs/examples
 
-docs: $(VENV)/convert/.synced ## regenerate docs/coverage.md from the lowering registry
+docs: $(VENV)/convert/.synced ## regenerate docs/coverage.md (lowering registry) and docs/troubleshooting.md (error taxonomy)
 	$(VENV)/convert/bin/python -m jax2tfjs.lowering.coverage > docs/coverage.md.tmp && mv docs/coverage.md.tmp docs/coverage.md
+	$(VENV)/convert/bin/python -m jax2tfjs.diagnose.troubleshooting > docs/troubleshooting.md.tmp && mv docs/troubleshooting.md.tmp docs/troubleshooting.md
 
 jobs-table: ## the job table as lines "job image volumes...", read by the tests
 	@$(foreach j,$(JOBS),echo "$(j) $(JOB_IMAGE_$(j)) $(JOB_VOLUMES_$(j))";)
 
 clean: ## remove the venvs and Python caches (volumes/ is kept: it holds your data and checkpoints)
-	rm -rf $(VENV) .pytest_cache .ruff_cache $(NODE_RUNNER)/node_modules web/node_modules
+	rm -rf $(VENV) .pytest_cache .ruff_cache $(NODE_RUNNER)/node_modules web/node_modules $(BENCH_NODE)/node_modules bench/work
 	find shared jobs tests -name __pycache__ -type d -prune -exec rm -rf {} +

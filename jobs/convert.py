@@ -53,6 +53,7 @@ def main(
     checkpoint_dir: str = "volumes/checkpoints",
     data_dir: str = "volumes/data",
     export_dir: str = "volumes/exports",
+    no_autofix: bool = False,
     memory_limit_gb: float | None = None,
 ) -> None:
     """Convert one checkpoint to a TF.js graph model.
@@ -65,6 +66,7 @@ def main(
       checkpoint_dir: the checkpoints volume.
       data_dir: the data volume (real test digits for golden.json).
       export_dir: the exports volume.
+      no_autofix: turn auto-fix off: parameters that need a fix (keys, layouts, dtypes) are errors.
       memory_limit_gb: the memory guard's limit (default $MEMORY_LIMIT_GB or 8).
     """
 
@@ -82,7 +84,9 @@ def main(
         for name, chosen_step, quant in jobs:
             step_dir = checkpoints.resolve(checkpoint_dir, model=name, step=chosen_step)
             out_dir = Path(export_dir) / name / quant
-            report = to_tensorflowjs(step_dir, out_dir=out_dir, quantization=quant, golden_inputs=golden)
+            report = to_tensorflowjs(
+                step_dir, out_dir=out_dir, quantization=quant, golden_inputs=golden, autofix=not no_autofix
+            )
             out_dirs.append(str(out_dir))
             print(
                 f"[convert] {out_dir}: {report.total_bytes / 2**20:.2f} MB, {report.tfjs_compute_ops} compute ops "

@@ -10,6 +10,12 @@ import os
 # errors still show. Set before any submodule imports TensorFlow.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# Jobs opt in (JAX2TFJS_LEAN_IMPORTS=1) to skip the optional matplotlib and pyarrow imports of Keras
+# and pandas; see lean_imports.
+from jax2tfjs import lean_imports
+
+lean_imports.install_if_requested()
+
 __version__ = "0.1.0"
 __all__ = ["to_tensorflowjs"]
 

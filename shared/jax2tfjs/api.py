@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jax2tfjs import atomic, model_sources, savedmodel, tfjs_export
-from jax2tfjs.errors import ModelInputError
+from jax2tfjs.diagnose import input_spec as specs
+from jax2tfjs.errors import Jax2TfjsError, ModelInputError
 from jax2tfjs.provenance import package_versions
 
 GOLDEN_COUNT = 8
@@ -47,6 +47,7 @@ class ConversionReport:
     savedmodel_max_abs_diff: float
     phases_s: dict[str, float]
     warnings: list[str]
+    autofixes: list[str] = field(default_factory=list)  # every change auto-fix made (params, input)
     provenance: dict[str, Any] = field(default_factory=dict)
     packages: dict[str, str] = field(default_factory=dict)
 
@@ -54,18 +55,34 @@ class ConversionReport:
         return dataclasses.asdict(self)
 
 
-def _input_spec(given: Any, resolved: model_sources.ResolvedModel) -> jax.ShapeDtypeStruct:
-    spec = given if given is not None else resolved.input_spec
-    if spec is None:
-        raise ModelInputError(
-            f"no input_spec for {resolved.name} ({resolved.form})",
-            fix="pass input_spec=jax.ShapeDtypeStruct((1, 28, 28, 1), jnp.float32) or an example array",
-        )
-    if not isinstance(spec, jax.ShapeDtypeStruct):
-        spec = jax.ShapeDtypeStruct(np.shape(spec), jnp.asarray(spec).dtype)
-    if len(spec.shape) < 1:
-        raise ModelInputError("input_spec must have a batch dimension first", fix="e.g. shape (1, 28, 28, 1)")
-    return spec
+def _input_adapter(
+    err: ModelInputError, resolved: model_sources.ResolvedModel, spec: jax.ShapeDtypeStruct, autofix: bool
+) -> specs.InputAdapter | None:
+    """After a failed trace: an adapter when a nearby input spec is the same values reshaped (auto-fix
+    on), an InputSpecError when another spec fits, None when the input spec does not explain it."""
+    cause = err.__cause__
+    fits = specs.traces(resolved.apply, resolved.params)
+    if cause is None or isinstance(cause, Jax2TfjsError) or specs.fits_safely(fits, spec):
+        return None  # not a trace failure, or one the input's layout does not explain (e.g. the batch)
+    why = f"tracing it failed with {type(cause).__name__}: {str(cause)[:200]}"
+    return specs.resolve_misfit(spec, fits, why=why, autofix=autofix)
+
+
+def _trace(
+    resolved: model_sources.ResolvedModel, spec: jax.ShapeDtypeStruct, dynamic_batch: bool, autofix: bool
+) -> Any:
+    """The ClosedJaxpr. A trace that fails on the input spec but works on a nearby one is an input
+    spec mismatch (J2T309); when that spec is the same values reshaped, auto-fix reshapes inside
+    the export (the change goes to `resolved.autofixes`) and traces again."""
+    try:
+        return savedmodel.trace(resolved.apply, resolved.params, spec, dynamic_batch)
+    except ModelInputError as err:
+        adapter = _input_adapter(err, resolved, spec, autofix)
+        if adapter is None:
+            raise
+    resolved.apply = adapter.wrap(resolved.apply)
+    resolved.autofixes.append(adapter.describe())
+    return savedmodel.trace(resolved.apply, resolved.params, spec, dynamic_batch)
 
 
 def _golden_inputs(spec: jax.ShapeDtypeStruct, given: np.ndarray | None) -> np.ndarray:
@@ -107,9 +124,14 @@ def to_tensorflowjs(
     name: str | None = None,
     labels: list[str] | None = None,
     progress: bool = True,
+    autofix: bool = True,
 ) -> ConversionReport:
     """Convert `model` to a TF.js graph model in `out_dir` (model.json, shards, golden.json,
-    report.json) and return the report. See docs/api.md."""
+    report.json) and return the report. See docs/api.md.
+
+    `autofix` (on by default) repairs parameters that have exactly one reading the model accepts
+    (wrapped or renamed keys, other frameworks' layouts, dtypes TF.js lacks) and lists each change in
+    `report.autofixes`; off, each of those is an error saying what auto-fix would do."""
     quantization = quantization or "none"
     if quantization not in tfjs_export.QUANTIZATIONS:
         raise ModelInputError(
@@ -117,11 +139,15 @@ def to_tensorflowjs(
         )
     out_dir = Path(out_dir)
     phases = _Phases(progress)
-    resolved = phases.run("restore", lambda: model_sources.resolve(model, params, apply_kwargs))
-    spec = _input_spec(input_spec, resolved)
-    closed = phases.run(
-        "trace", lambda: savedmodel.trace(resolved.apply, resolved.params, spec, dynamic_batch)
+    resolved = phases.run(
+        "restore",
+        lambda: model_sources.resolve(model, params, apply_kwargs, input_spec=input_spec, autofix=autofix),
     )
+    spec = resolved.input_spec
+    closed = phases.run("trace", lambda: _trace(resolved, spec, dynamic_batch, autofix))
+    if progress:
+        for change in resolved.autofixes:
+            print(f"[convert] autofix: {change}", flush=True)
     module = phases.run(
         "lower", lambda: savedmodel.ExportModule(closed, resolved.params, spec, dynamic_batch)
     )
@@ -139,6 +165,7 @@ def to_tensorflowjs(
         "labels": labels or resolved.labels,
         "quantization": quantization,
         "source": resolved.provenance,
+        "autofixes": resolved.autofixes,
         "packages": package_versions(PACKAGES),
         "converter": "jax2tfjs (own jaxpr lowering; no jax2tf)",
     }
@@ -181,6 +208,7 @@ def to_tensorflowjs(
             savedmodel_max_abs_diff=max_diff,
             phases_s=phases.times,
             warnings=sorted({*resolved.warnings, *module.ctx.warnings}),
+            autofixes=resolved.autofixes,
             provenance=resolved.provenance,
             packages=metadata["packages"],
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -12,6 +13,11 @@ from typing import Any
 from jax2tfjs import atomic
 from jax2tfjs.errors import EXIT_BROKEN_PIPE, EXIT_USER_ERROR, Jax2TfjsError
 from jax2tfjs.memguard import MemoryGuard, limit_from_env
+
+# The closing line every job prints; the benchmark reads each job's peak RSS from it.
+DONE_PATTERN = re.compile(
+    r"^\[(?P<job>[\w-]+)\] done in (?P<wall_s>[\d.]+) s, peak RSS (?P<peak_rss_mb>[\d.]+) MB", re.M
+)
 
 
 def run_job(

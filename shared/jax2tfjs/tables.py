@@ -28,3 +28,18 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> s
 
 def _is_number(value: Any) -> bool:
     return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
+def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> str:
+    """The same rows and columns as a GitHub markdown table (for generated README files)."""
+    lines = [
+        "| " + " | ".join(_cell(header) for _, header, _ in columns) + " |",
+        "|" + " --- |" * len(columns),
+    ]
+    lines += ["| " + " | ".join(_cell(fmt(row.get(key))) for key, _, fmt in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _cell(value: str) -> str:
+    """One table cell: a `|` would end the cell and a newline the row (error texts hold both)."""
+    return value.replace("|", "\\|").replace("\n", " ")

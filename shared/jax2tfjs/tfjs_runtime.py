@@ -20,6 +20,7 @@ from jax2tfjs.errors import ExportError
 NODE_DIR = Path(__file__).parent / "node"
 RUNNER = NODE_DIR / "run_graph_model.mjs"
 BACKENDS = ("cpu", "wasm")
+RUNNER_FAILED = "tfjs runner failed:"  # run_graph_model.mjs prefixes its error line with this
 
 
 def _check_setup() -> str:
@@ -83,8 +84,15 @@ def run_in_tfjs(
                 path=model_dir,
             ) from None
         if proc.returncode != 0:
+            # The runner's own line says what failed; the JS stack under it names only tfjs internals,
+            # and the cpu backend prints a Node banner on stderr before anything else.
+            lines = [line for line in proc.stderr.splitlines() if line.strip()]
+            cause = next(
+                (line for line in lines if line.startswith(RUNNER_FAILED)),
+                lines[-1] if lines else "no output",
+            )
             raise ExportError(
-                f"TF.js ({backend}) could not run the model: {proc.stderr.strip()[-800:]}",
+                f"TF.js ({backend}) could not run the model: {cause.removeprefix(RUNNER_FAILED).strip()}",
                 fix="the export may be corrupt or use an op this backend lacks; re-run `make convert`",
                 path=model_dir,
             )

@@ -20,16 +20,6 @@ from jax2tfjs.lowering.registry import Arg, Case, rule
 B = 3
 
 
-def _product(ctx, dims):
-    values = [ctx.dim(d) for d in dims]
-    static = [v for v in values if isinstance(v, int)]
-    dynamic = [v for v in values if not isinstance(v, int)]
-    result = math.prod(static)
-    for v in dynamic:
-        result = v * result
-    return result
-
-
 @rule(
     "dot_general",
     tf_ops=("MatMul", "BatchMatMulV2", "Transpose", "Reshape"),
@@ -91,15 +81,18 @@ def lower_dot_general(ctx, eqn, lhs, rhs):
     lhs_t = transpose(lhs, [*lb, *l_free, *lc])
     rhs_t = transpose(rhs, [*rb, *rc, *r_free])
     batch_dims = [lhs_shape[d] for d in lb]
-    m = _product(ctx, [lhs_shape[d] for d in l_free])
-    k = _product(ctx, [lhs_shape[d] for d in lc])
-    n = _product(ctx, [rhs_shape[d] for d in r_free])
-    lhs_3 = tf.reshape(lhs_t, ctx.shape([*batch_dims, m, k]))
-    rhs_3 = tf.reshape(rhs_t, ctx.shape([*batch_dims, k, n]))
-    out = tf.matmul(lhs_3, rhs_3)  # MatMul for rank 2, BatchMatMulV2 above
-    out = tf.reshape(
-        out, ctx.shape([*batch_dims, *[lhs_shape[d] for d in l_free], *[rhs_shape[d] for d in r_free]])
-    )
+    l_free_dims = [lhs_shape[d] for d in l_free]
+    r_free_dims = [rhs_shape[d] for d in r_free]
+    m, k, n = (math.prod(dims) for dims in (l_free_dims, [lhs_shape[d] for d in lc], r_free_dims))
+    # Merging is needed only where a side has several (or no) free or contracting dims; attention's
+    # einsums have one of each, so after the transposes they are BatchMatMulV2 as they stand.
+    if len(l_free) != 1 or len(lc) != 1:
+        lhs_t = tf.reshape(lhs_t, reshape_target(ctx, [*batch_dims, m, k]))
+    if len(r_free) != 1 or len(rc) != 1:
+        rhs_t = tf.reshape(rhs_t, reshape_target(ctx, [*batch_dims, k, n]))
+    out = tf.matmul(lhs_t, rhs_t)  # MatMul for rank 2, BatchMatMulV2 above
+    if len(l_free) != 1 or len(r_free) != 1:
+        out = tf.reshape(out, reshape_target(ctx, [*batch_dims, *l_free_dims, *r_free_dims]))
     return _as(ctx, out, out_type)
 
 

@@ -112,17 +112,21 @@ def lower_integer_pow(ctx, eqn, x):
     return tf.math.reciprocal(result) if y < 0 else result
 
 
-def broadcast_operands(eqn, x, y):
-    """Plain tensors for a binary op. One operand that is a deferred broadcast may stay in its
-    rank-equal size-1 form (TF broadcasts it implicitly) when the other already has the output's
-    shape, so the result's shape is unchanged and no BroadcastTo is emitted."""
+def broadcast_operands(eqn, *values):
+    """Plain tensors for an elementwise op. Deferred broadcasts may stay in their rank-equal size-1
+    form (TF and TF.js broadcast implicitly) when one operand, the anchor, is materialised with the
+    output's shape, so the result's shape is unchanged and no BroadcastTo (nor the Shape/Pack ops
+    a dynamic batch needs) is emitted. The anchor is an operand that is not a broadcast if there
+    is one."""
     out_shape = tuple(eqn.outvars[0].aval.shape)
-    for i, (value, other) in enumerate(((x, y), (y, x))):
-        small = hints(value).get("broadcastable")
-        if small is not None and tuple(eqn.invars[1 - i].aval.shape) == out_shape:
-            pair = [small(), materialize(other)]
-            return pair if i == 0 else pair[::-1]
-    return materialize(x), materialize(y)
+    full = [i for i, var in enumerate(eqn.invars) if tuple(var.aval.shape) == out_shape]
+    if not full:
+        return [materialize(v) for v in values]
+    anchor = next((i for i in full if "broadcastable" not in hints(values[i])), full[0])
+    return [
+        materialize(v) if i == anchor or "broadcastable" not in hints(v) else hints(v)["broadcastable"]()
+        for i, v in enumerate(values)
+    ]
 
 
 def _binary(tf_fn):
@@ -267,7 +271,10 @@ def lower_logical(ctx, eqn, *args):
 @rule(
     "select_n",
     tf_ops=("SelectV2",),
-    limits="a boolean predicate, or an int32 one with any number of cases (nested selects)",
+    limits=(
+        "a boolean predicate, or an int32 one with any number of cases (nested selects); broadcast "
+        "masks and fill values stay small (SelectV2 broadcasts)"
+    ),
     cases=[
         Case(
             "select_n",
@@ -276,13 +283,27 @@ def lower_logical(ctx, eqn, *args):
         ),
         Case("where", lambda x, a: jnp.where(x > 0, x, a), [Arg((B, 4)), Arg((B, 4))]),
         Case(
+            "where_masked_fill",
+            lambda x, m: jnp.where(m[:, None, :], x, -1e9),
+            [Arg((B, 3, 4)), Arg((B, 4), fill="bool")],
+        ),
+        Case(
+            "where_all_broadcast",
+            lambda a, m: jnp.where(m[:, :, None], a[:, None, :], 0.5),
+            [Arg((B, 4)), Arg((B, 3), fill="bool")],
+        ),
+        Case(
             "select_n_int",
             lambda p, a, b, c: lax.select_n(p, a, b, c),
             [Arg((B, 4), "int32", "int", high=3), Arg((B, 4)), Arg((B, 4)), Arg((B, 4))],
         ),
     ],
 )
-def lower_select_n(ctx, eqn, predicate, *cases):
+@raw_inputs
+def lower_select_n(ctx, eqn, *values):
+    # SelectV2 broadcasts (in TF.js too): a mask or a fill value broadcast to the scores' shape,
+    # as in attention's jnp.where(mask, scores, -big), stays small.
+    predicate, *cases = broadcast_operands(eqn, *values)
     if predicate.dtype == tf.bool:
         return tf.where(predicate, cases[1], cases[0]) if len(cases) == 2 else cases[0]
     result = cases[-1]
@@ -356,7 +377,10 @@ def _to_narrow_int(x, dtype):
         Case("optimization_barrier", lambda x: lax.optimization_barrier(x) * 2.0, [X]),
     ],
 )
+@raw_inputs
 def lower_identity(ctx, eqn, *xs):
+    # Pass deferred values through untouched, so hints survive (softmax's stop_gradient sits
+    # between a broadcast and the sub that would take it without a BroadcastTo).
     return xs if eqn.primitive.multiple_results else xs[0]
 
 

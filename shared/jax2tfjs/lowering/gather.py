@@ -7,28 +7,40 @@ of range, as JAX does, since TF would raise and TF.js would read garbage.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import tensorflow as tf
 from jax import lax
 
+from jax2tfjs.lowering.context import reshape_target, transpose
 from jax2tfjs.lowering.registry import Arg, Case, rule
 
 B = 3
 
 
-def _index_dims_first(rows, axis, index_dims):
-    """tf.gather puts the index dims where `axis` was; JAX (offset dims trailing) puts them first."""
-    if axis == 0 or index_dims == 0:
-        return rows
+def _to_jax_layout(rows, axis, index_dims, offset_dims):
+    """tf.gather puts the index dims where `axis` was; JAX puts the operand's remaining dims at
+    `offset_dims` and the index dims, in order, at the other output positions (trailing offset
+    dims for embeddings, the gathered axis's own place for `x[:, idx]` and nearest resizing)."""
     rank = rows.shape.rank
-    perm = [*range(axis, axis + index_dims), *range(axis), *range(axis + index_dims, rank)]
-    return tf.transpose(rows, perm)
+    perm, kept, index = [], 0, 0
+    for position in range(rank):
+        if position in offset_dims:  # the kept-th operand dim other than `axis`
+            perm.append(kept if kept < axis else kept + index_dims)
+            kept += 1
+        else:
+            perm.append(axis + index)
+            index += 1
+    return transpose(rows, perm)
 
 
 @rule(
     "gather",
-    tf_ops=("GatherV2", "ClipByValue", "SelectV2"),
-    limits="only whole-row lookups along one axis (embedding style); other gathers raise",
+    tf_ops=("GatherV2", "ClipByValue", "SelectV2", "Transpose", "Reshape"),
+    limits=(
+        "whole-slice lookups along one axis (embeddings, `x[:, idx]`, nearest-neighbour resizing), "
+        "index dims anywhere in the output; other gathers raise"
+    ),
     cases=[
         Case(
             "embedding",
@@ -63,6 +75,21 @@ def _index_dims_first(rows, axis, index_dims):
             batched=False,
         ),
         Case(
+            "gather_middle_axis",
+            lambda x: x[:, jnp.array([0, 2, 2, 5, -1])],
+            [Arg((B, 6, 3))],
+        ),
+        Case(
+            "fill_middle_axis",
+            lambda x, i: jnp.take(x, i, axis=1, mode="fill", fill_value=-1.0),
+            [Arg((B, 7, 3)), Arg((2, 5), "int32", "int", high=10, batched=False)],
+        ),
+        Case(
+            "resize_nearest",
+            lambda x: jax.image.resize(x, (x.shape[0], 8, 6, 3), "nearest"),
+            [Arg((B, 4, 4, 3))],
+        ),
+        Case(
             "clip_out_of_range",
             lambda t, e: jnp.take(e, t, axis=0, mode="clip"),
             [Arg((B, 5), "int32", "int", high=10), Arg((7, 4), batched=False)],
@@ -79,24 +106,36 @@ def lower_gather(ctx, eqn, operand, indices):
     whole = all(slice_sizes[d] == operand_shape[d] for d in range(rank) if d != axis)
     if not whole or slice_sizes[axis] != 1 or tuple(dn.collapsed_slice_dims) != (axis,):
         raise NotImplementedError("only whole-row gathers (one index per row) are supported")
-    index_rank = len(eqn.invars[1].aval.shape)
-    expected_offsets = tuple(range(index_rank - 1, index_rank - 1 + rank - 1))
-    if tuple(dn.offset_dims) != expected_offsets:
-        raise NotImplementedError("the gathered rows must come last in the output (offset dims trailing)")
+    index_dims = len(eqn.invars[1].aval.shape) - 1
+    offset_dims = tuple(dn.offset_dims)
     index = tf.cast(indices[..., 0], tf.int32)
     size = operand_shape[axis]
     mode = eqn.params["mode"]
     if mode == lax.GatherScatterMode.PROMISE_IN_BOUNDS:  # JAX already normalised negative indices
-        return _index_dims_first(tf.gather(operand, index, axis=axis), axis, index_rank - 1)
-    rows = _index_dims_first(
-        tf.gather(operand, tf.clip_by_value(index, 0, size - 1), axis=axis), axis, index_rank - 1
+        return _to_jax_layout(tf.gather(operand, index, axis=axis), axis, index_dims, offset_dims)
+    rows = _to_jax_layout(
+        tf.gather(operand, tf.clip_by_value(index, 0, size - 1), axis=axis), axis, index_dims, offset_dims
     )
     if mode == lax.GatherScatterMode.FILL_OR_DROP:
+        # One flag per index, placed at the index dims' output positions, size 1 elsewhere.
         valid = tf.logical_and(index >= 0, index < size)
-        for _ in range(rank - 1):
-            valid = tf.expand_dims(valid, -1)
+        valid = tf.reshape(valid, _flag_shape(ctx, eqn, offset_dims))
         fill = eqn.params["fill_value"]
-        if fill is None:  # JAX's defaults: NaN for floats, the most negative value for ints
-            fill = float("nan") if operand.dtype.is_floating else operand.dtype.min
+        if fill is None:  # JAX's defaults: NaN (floats), most negative (signed), largest (unsigned), True
+            fill = _default_fill(operand.dtype)
         rows = tf.where(valid, rows, tf.constant(fill, operand.dtype))
     return rows
+
+
+def _default_fill(dtype: tf.DType):
+    if dtype.is_floating:
+        return float("nan")
+    if dtype == tf.bool:
+        return True
+    return dtype.max if dtype.is_unsigned else dtype.min
+
+
+def _flag_shape(ctx, eqn, offset_dims):
+    """The output shape with every offset dim set to 1 (where the per-index flags broadcast)."""
+    out_shape = eqn.outvars[0].aval.shape
+    return reshape_target(ctx, [1 if i in offset_dims else d for i, d in enumerate(out_shape)])

@@ -18,6 +18,13 @@ from jax2tfjs.lowering.registry import Arg, Case, rule
 B = 3
 
 
+def _same_dim(a, b) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # JAX cannot decide for some symbolic expressions: not provably equal
+        return False
+
+
 @rule(
     "reshape",
     tf_ops=("Reshape",),
@@ -47,8 +54,11 @@ def lower_reshape(ctx, eqn, x):
 
 @rule(
     "broadcast_in_dim",
-    tf_ops=("Reshape", "BroadcastTo"),
-    limits="a size-1 expansion that a following elementwise op would broadcast anyway still emits BroadcastTo",
+    tf_ops=("Reshape", "BroadcastTo", "Tile"),
+    limits=(
+        "elementwise ops take the size-1 form and broadcast implicitly; a materialised broadcast of "
+        "static axes is Tile, one onto the dynamic batch BroadcastTo"
+    ),
     cases=[
         Case(
             "broadcast_vector",
@@ -58,6 +68,16 @@ def lower_reshape(ctx, eqn, x):
         ),
         Case("broadcast_scalar", lambda x: x + jnp.zeros_like(x), [Arg((B, 4))]),
         Case("broadcast_batch", lambda x: jnp.broadcast_to(x[:, None, :], (x.shape[0], 3, 4)), [Arg((B, 4))]),
+        Case(
+            "broadcast_groups",
+            lambda x: jnp.broadcast_to(x[:, :, None], (x.shape[0], 4, 3)).reshape(x.shape[0], 12),
+            [Arg((B, 4))],
+        ),
+        Case(
+            "broadcast_onto_batch",
+            lambda x, m: jnp.broadcast_to(m, (x.shape[0], 3, 4)).reshape(x.shape[0], 12) + x,
+            [Arg((B, 12)), Arg((1, 4), batched=False)],
+        ),
     ],
 )
 @raw_inputs
@@ -78,8 +98,14 @@ def lower_broadcast_in_dim(ctx, eqn, x):
         )
 
     def build():
-        if all(is_static(a) and is_static(b) and a == b for a, b in zip(expanded, shape, strict=True)):
+        # Symbolic dims compare too: (b,) -> (b, 1) (softmax's max and sum) is only a reshape.
+        same = [_same_dim(a, b) for a, b in zip(expanded, shape, strict=True)]
+        if all(same):
             return reshaped()
+        # Expanding static axes only (GroupNorm's per-group statistics onto channels): Tile with
+        # constant multiples, where BroadcastTo would need the batch's Shape/StridedSlice/Pack.
+        if all(ok or is_static(b) for ok, b in zip(same, shape, strict=True)):
+            return tf.tile(reshaped(), [1 if ok else int(b) for ok, b in zip(same, shape, strict=True)])
         return tf.broadcast_to(reshaped(), ctx.shape(shape))
 
     # Elementwise rules take the rank-equal `broadcastable` form and let TF broadcast implicitly,
@@ -152,13 +178,6 @@ def lower_pad(ctx, eqn, x, value):
         end_mask = sum(1 << i for i, (_, hi, _) in enumerate(config) if hi >= 0)
         padded = tf.strided_slice(padded, begin, end, end_mask=end_mask)
     return padded
-
-
-def _same_dim(a, b) -> bool:
-    try:
-        return bool(a == b)
-    except Exception:  # JAX cannot decide for some symbolic expressions: not provably equal
-        return False
 
 
 @rule(

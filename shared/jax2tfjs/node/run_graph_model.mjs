@@ -18,6 +18,14 @@ function readFloat32(file, shape) {
   return tf.tensor(values.slice(), shape, 'float32');
 }
 
+// Inputs arrive as float32 (raw file) or JS numbers (golden.json); a graph model refuses any dtype
+// but its input's own (an int32 token model would throw), so cast to it. int32 values up to 2**24
+// survive float32 exactly.
+function asModelInput(model, values, shape) {
+  const dtype = model.inputs[0].dtype || 'float32';
+  return tf.tensor(values, shape, dtype);
+}
+
 // A file IO handler: model.json plus its weight shards, read from disk (no fetch, no tfjs-node).
 function fileHandler(modelDir) {
   return {
@@ -77,14 +85,17 @@ async function main() {
   const goldenPath = path.join(request.model_dir, 'golden.json');
   if (fs.existsSync(goldenPath)) {
     const golden = JSON.parse(fs.readFileSync(goldenPath, 'utf8'));
-    const got = tf.tidy(() => model.predict(tf.tensor(golden.inputs.flat(Infinity), golden.input_shape)).dataSync());
+    const got = tf.tidy(() => model.predict(asModelInput(model, golden.inputs.flat(Infinity), golden.input_shape)).dataSync());
     const want = golden.outputs.flat(Infinity);
     if (got.length !== want.length) throw new Error(`golden.json has ${want.length} outputs, the model gave ${got.length}`);
     result.golden_max_abs_diff = want.reduce((worst, v, i) => Math.max(worst, Math.abs(v - got[i])), 0);
   }
 
   if (request.input) {
-    const input = readFloat32(request.input.path, request.input.shape);
+    const raw = readFloat32(request.input.path, request.input.shape);
+    const dtype = model.inputs[0].dtype || 'float32';
+    const input = raw.dtype === dtype ? raw : tf.cast(raw, dtype);
+    if (input !== raw) raw.dispose();
     const start = performance.now();
     const output = tf.tidy(() => model.predict(input));
     const data = await output.data();

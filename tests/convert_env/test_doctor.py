@@ -1,0 +1,149 @@
+"""`doctor` on healthy and broken checkpoints and exports, in process and through jobs/doctor.py."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import jax
+import numpy as np
+import pytest
+
+from conftest import ROOT, run, venv_python
+from jax2tfjs import checkpoints, exports_index
+from jax2tfjs.api import to_tensorflowjs
+from jax2tfjs.diagnose import corpus_models, doctor
+from jax2tfjs.models import get_model
+
+
+def by_check(findings):
+    return {f.check: f for f in findings}
+
+
+@pytest.fixture(scope="module")
+def healthy_checkpoint(tmp_path_factory):
+    params = get_model("flax_mlp").init(jax.random.key(0))
+    root = tmp_path_factory.mktemp("ckpt")
+    return corpus_models.write_checkpoint(
+        root, "flax_mlp", {"params": params, "opt_state": {"count": np.int32(1)}}
+    )
+
+
+@pytest.fixture(scope="module")
+def healthy_export(tmp_path_factory):
+    root = tmp_path_factory.mktemp("exports")
+    module = corpus_models.MLP()
+    variables = module.init(jax.random.key(0), np.zeros((1, 16), np.float32))
+    out = root / "mlp" / "none"
+    to_tensorflowjs(
+        module, variables, input_spec=corpus_models.MLP_SPEC, out_dir=out, name="mlp", progress=False
+    )
+    exports_index.rebuild(root)
+    return out
+
+
+def copy_of(folder, tmp_path):
+    target = tmp_path / folder.parent.name / folder.name
+    shutil.copytree(folder, target)
+    return target
+
+
+def test_a_healthy_checkpoint_has_only_ok_findings(healthy_checkpoint):
+    kind, findings = doctor.examine(healthy_checkpoint.parent)  # the model folder: checks the newest step
+    assert kind == "checkpoint" and doctor.healthy(findings)
+    assert [f.level for f in findings] == ["ok"] * len(findings)
+    checks = by_check(findings)
+    assert "flax_mlp" in checks["metadata"].message and "match the registry model" in checks["params"].message
+
+
+def test_a_trainstate_checkpoint_is_healthy_with_a_warning_naming_the_fix(tmp_path):
+    params = get_model("flax_mlp").init(jax.random.key(1))
+    step_dir = corpus_models.write_checkpoint(
+        tmp_path, "flax_mlp", {"step": np.int32(3), "params": params, "opt_state": [{"count": np.int32(3)}]}
+    )
+    _, findings = doctor.examine(step_dir)
+    params_finding = by_check(findings)["params"]
+    assert doctor.healthy(findings) and params_finding.level == "warning" and params_finding.code == "J2T307"
+    assert "automatically" in params_finding.fix and "opt_state, step" in params_finding.fix
+
+
+def test_checkpoints_with_wrong_params_or_damage_are_errors(tmp_path):
+    params = get_model("jax_cnn").init(jax.random.key(0))
+    params["dense1"] = {
+        "kernel": np.zeros((128, 7), np.float32),
+        "bias": np.zeros(7, np.float32),
+    }  # 7 classes
+    step_dir = corpus_models.write_checkpoint(
+        tmp_path, "jax_cnn", {"params": params, "opt_state": {"count": np.int32(1)}}
+    )
+    _, findings = doctor.examine(step_dir)
+    assert by_check(findings)["params"].code == "J2T308" and not doctor.healthy(findings)
+    assert "dense1/kernel given (128, 7), model wants (128, 10)" in by_check(findings)["params"].message
+
+    shutil.rmtree(step_dir / checkpoints.STATE_ITEM)
+    _, findings = doctor.examine(step_dir)
+    assert (
+        by_check(findings)["finished"].code == "J2T202"
+        and "state missing" in by_check(findings)["finished"].message
+    )
+    _, findings = doctor.examine(tmp_path / "nowhere")
+    assert findings[0].code == "J2T202" and "does not exist" in findings[0].message
+
+
+def test_a_healthy_export_passes_every_check_including_tfjs(healthy_export):
+    kind, findings = doctor.examine(healthy_export, golden=True)
+    assert kind == "export" and [f.level for f in findings] == ["ok"] * len(findings), doctor.render(
+        "x", kind, findings
+    )
+    checks = by_check(findings)
+    assert set(checks) == {
+        "model.json",
+        "weights",
+        "ops",
+        "metadata",
+        "report.json",
+        "golden.json",
+        "tfjs",
+        "web index",
+    }
+    assert "reproduces golden.json" in checks["tfjs"].message
+
+
+def test_damaged_exports_are_named_with_their_codes(healthy_export, tmp_path):
+    truncated = copy_of(healthy_export, tmp_path / "a")
+    shard = next(truncated.glob("group1-shard*.bin"))
+    shard.write_bytes(shard.read_bytes()[:-8])
+    weights = by_check(doctor.examine(truncated)[1])["weights"]
+    assert weights.code == "J2T306" and "need" in weights.message
+
+    foreign = copy_of(healthy_export, tmp_path / "b")
+    model_json = json.loads((foreign / "model.json").read_text())
+    model_json["modelTopology"]["node"][-2]["op"] = "XlaCallModule"
+    (foreign / "model.json").write_text(json.dumps(model_json))
+    ops = by_check(doctor.examine(foreign)[1])["ops"]
+    assert ops.code == "J2T303" and "XlaCallModule×1" in ops.message
+
+    unindexed = copy_of(healthy_export, tmp_path / "c")
+    (unindexed / "report.json").unlink()
+    exports_index.rebuild(unindexed.parent.parent)
+    checks = by_check(doctor.examine(unindexed)[1])
+    assert checks["report.json"].level == "warning" and checks["web index"].level == "warning"
+
+    wrong_golden = copy_of(healthy_export, tmp_path / "d")
+    golden = json.loads((wrong_golden / "golden.json").read_text())
+    golden["outputs"][0][0] += 1.0
+    (wrong_golden / "golden.json").write_text(json.dumps(golden))
+    tfjs = by_check(doctor.examine(wrong_golden, golden=True)[1])["tfjs"]
+    assert tfjs.code == "J2T306" and "differs from golden.json" in tfjs.message
+
+
+def test_the_job_exits_0_when_healthy_and_2_with_errors(healthy_checkpoint, tmp_path):
+    proc = run([venv_python("convert"), ROOT / "jobs/doctor.py", healthy_checkpoint])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "summary: 5 ok, 0 warnings, 0 errors" in proc.stdout
+    broken = copy_of(healthy_checkpoint, tmp_path)
+    shutil.rmtree(broken / checkpoints.STATE_ITEM)
+    proc = run([venv_python("convert"), ROOT / "jobs/doctor.py", broken, "--json-output"])
+    assert proc.returncode == 2
+    findings = json.loads(proc.stdout)["findings"]
+    assert findings[-1]["level"] == "error" and findings[-1]["code"] == "J2T202" and findings[-1]["fix"]

@@ -1,0 +1,134 @@
+"""The model zoo: the registry covers what it promises; a fast subset converts and matches JAX in
+real TF.js (Node, wasm); the runner reports error codes and crashes; a wrong lowering is caught."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+
+import fire
+import jax
+import numpy as np
+import pytest
+import tensorflow as tf
+from jax import lax
+
+from conftest import ROOT
+from jax2tfjs import zoo
+from jax2tfjs.lowering import RULES
+from jax2tfjs.zoo.forms import function_built
+from jax2tfjs.zoo.registry import REQUIRED_TAGS, STYLES, InputSpec, ZooEntry, register
+from jax2tfjs.zoo.runner import TOLERANCE, compare, run_entry, summarize
+
+FAST = [entry for entry in zoo.entries() if entry.fast]
+
+
+def test_registry_has_15_unique_models_covering_every_promised_pattern_and_style():
+    entries = zoo.entries()
+    names = [e.name for e in entries]
+    assert len(entries) >= 15
+    assert len(set(names)) == len(names)
+    missing = sorted(set(REQUIRED_TAGS) - {tag for e in entries for tag in e.tags})
+    assert missing == []
+    for style in STYLES:  # each style represented by several models
+        assert sum(e.style == style for e in entries) >= 3, style
+    assert any(e.input.dtype == "int32" for e in entries if "embedding" in e.tags)
+    assert {"attention", "embedding", "conv_transpose", "batchnorm"} <= {t for e in FAST for t in e.tags}
+
+
+def test_registering_a_name_twice_raises():
+    with pytest.raises(ValueError, match="registered twice"):
+        register(zoo.entries()[0])
+
+
+def test_select_understands_all_fast_and_names():
+    assert zoo.select("all") == zoo.entries()
+    assert zoo.select("fast") == FAST
+    assert [e.name for e in zoo.select("mlp_silu_nnx,embed_bag_jax")] == ["mlp_silu_nnx", "embed_bag_jax"]
+    with pytest.raises(Exception, match="no zoo model named"):
+        zoo.select("no_such_model")
+
+
+def test_weights_are_seeded_and_non_trivial():
+    """Same seed, same weights; BatchNorm statistics and biases are redrawn from Flax's (0, 1, 0)."""
+    entry = zoo.get("batchnorm_cnn_linen")
+    first, again = entry.build(0), entry.build(0)
+    for a, b in zip(jax.tree.leaves(first.params), jax.tree.leaves(again.params), strict=True):
+        np.testing.assert_array_equal(a, b)
+    stats = first.params["batch_stats"]["BatchNorm_0"]
+    assert np.abs(np.asarray(stats["mean"])).max() > 0.1
+    assert np.abs(np.asarray(stats["var"]) - 1).max() > 0.1
+    assert np.abs(np.asarray(first.params["params"]["Dense_0"]["bias"])).max() > 0.05
+
+
+@pytest.mark.parametrize("entry", FAST, ids=[e.name for e in FAST])
+def test_fast_zoo_model_converts_and_matches_jax_in_tfjs_wasm(entry, tmp_path):
+    row = run_entry(entry, tmp_path, ("wasm",))
+    assert row["converted"] and row["error"] is None, row.get("error_message")
+    assert row["rel_err"] <= TOLERANCE, row
+    assert row["backends"]["wasm"]["golden_max_abs_diff"] <= TOLERANCE
+    assert row["tfjs_compute_ops"] > 0 and row["model_bytes"] > 0 and row["convert_s"] > 0
+    assert "Einsum" not in row["tfjs_ops"]  # the wasm backend lacks it
+
+
+def test_compare_is_absolute_for_small_outputs_and_relative_for_large_ones():
+    small = np.array([[0.5, -0.25]], np.float32)
+    assert compare(small, small + 1e-3)["rel_err"] == pytest.approx(1e-3, rel=1e-3)
+    large = np.array([[1000.0, -10.0]], np.float32)
+    result = compare(large, large + np.float32(0.05))
+    assert result["max_abs_diff"] == pytest.approx(0.05, rel=1e-3)
+    assert result["rel_err"] == pytest.approx(5e-5, rel=1e-3)
+    assert compare(small, np.full_like(small, np.nan))["rel_err"] == float("inf")
+    assert compare(small, small[:, :1])["rel_err"] == float("inf")
+
+
+def test_runner_records_error_codes_and_crashes_never_hides_them(tmp_path):
+    def loop(params, x):  # lax.while_loop: refused on purpose (J2T301)
+        return lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, c[1] * 2), (0, x))[1]
+
+    unsupported = ZooEntry(
+        "while_loop", "jax", "test model", ("mlp",), InputSpec((1, 6)), lambda seed: function_built(loop, {})
+    )
+    row = run_entry(unsupported, tmp_path, ("wasm",))
+    assert (row["converted"], row["error"], row["passed"]) == (False, "J2T301", False)
+    assert "while" in row["error_message"]
+
+    def broken(seed):
+        raise TypeError("a zoo builder bug")
+
+    crash = dataclasses.replace(unsupported, name="crash", build=broken)
+    row = run_entry(crash, tmp_path, ("wasm",))
+    assert row["error"] == "crash:TypeError" and "a zoo builder bug" in row["error_message"]
+    summary = summarize([row], TOLERANCE)
+    assert summary["success_rate"] == 0.0 and not summary["targets_met"] and summary["failed"] == ["crash"]
+
+
+def test_a_wrong_lowering_is_caught_by_the_zoo(tmp_path, monkeypatch):
+    """erfc emitted as 1 + erf (a sign slip): the exact-GELU MLP must fail parity."""
+    rule = RULES["erfc"]
+    monkeypatch.setitem(
+        RULES, "erfc", dataclasses.replace(rule, lower=lambda ctx, eqn, x: 1.0 + tf.math.erf(x))
+    )
+    row = run_entry(zoo.get("mlp_gelu_linen"), tmp_path, ("wasm",))
+    assert row["converted"] and not row["passed"] and row["rel_err"] > 1e-2
+
+
+def test_zoo_job_writes_reports_and_exits_4_when_targets_are_missed(tmp_path):
+    """The CLI as fire parses it, in this process (a subprocess would import TensorFlow again): a
+    negative tolerance no model can meet; zoo.json and zoo.md are still written, then exit 4."""
+    spec = importlib.util.spec_from_file_location("zoo_job", ROOT / "jobs" / "zoo.py")
+    job = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(job)
+    out = tmp_path / "zoo"
+    argv = ["--models=embed_bag_jax", f"--out-dir={out}", "--backend=cpu,wasm", "--tolerance=-1"]
+    with pytest.raises(SystemExit) as exit_info:
+        fire.Fire(job.main, command=argv)
+    assert exit_info.value.code == 4
+    result = json.loads((out / "zoo.json").read_text())
+    (row,) = result["rows"]
+    assert row["converted"] and set(row["backends"]) == {"cpu", "wasm"}
+    assert not result["summary"]["targets_met"] and result["summary"]["failed"] == ["embed_bag_jax"]
+    markdown = (out / "zoo.md").read_text()
+    assert "| embed_bag_jax | jax | yes |" in markdown and "| max \\|Δ\\| |" in markdown
+    assert (out / "embed_bag_jax" / "model.json").exists()
