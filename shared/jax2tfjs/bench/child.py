@@ -7,6 +7,7 @@ for why not wait4). The child prints one JSON line last (when `json_line`); it i
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import tempfile
 import time
@@ -37,8 +38,6 @@ def run_python(
     env: dict[str, str] | None = None,
 ) -> ChildRun:
     """`python -m jax2tfjs.bench.hwm TARGET...` where TARGET is `-m module args` or `script.py args`."""
-    import os
-
     argv = [str(python), "-m", "jax2tfjs.bench.hwm", *target]
     command = " ".join([str(python), *target])
     with tempfile.TemporaryDirectory(prefix="jax2tfjs-hwm-") as tmp:

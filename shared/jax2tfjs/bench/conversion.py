@@ -16,10 +16,9 @@ from typing import Any
 from tqdm import tqdm
 
 from jax2tfjs import lean_imports, tfjs_export
+from jax2tfjs.bench import VENV
 from jax2tfjs.bench.child import run_python
 from jax2tfjs.errors import ExportError
-
-VENV = Path(".venv")
 
 
 @dataclass(frozen=True)

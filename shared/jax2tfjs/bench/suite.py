@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from jax2tfjs.bench import conversion, inference, jobs_memory, quantization, report, seed
+from jax2tfjs.bench import BENCH_NODE, conversion, inference, jobs_memory, quantization, report, seed
 from jax2tfjs.errors import ExportError
 
 INFERENCE_TARGET = 1.05  # ours may be at most 5 % slower than the official export
@@ -151,7 +151,7 @@ def run(
     )
     jobs = jobs_memory.run(Path(data_dir), work / "volumes")
     versions = {row["converter"]: row["versions"] for row in conv["rows"]}
-    ort_version = json.loads(Path("bench/node/package.json").read_text())["dependencies"]["onnxruntime-web"]
+    ort_version = json.loads((BENCH_NODE / "package.json").read_text())["dependencies"]["onnxruntime-web"]
     results = {
         "created": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_implementation()} "
