@@ -126,7 +126,7 @@ $(BENCH_NODE)/node_modules/.synced: $(BENCH_NODE)/package-lock.json
 	cd $(BENCH_NODE) && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-lock: | $(UV) ## regenerate the lock files from shared/pyproject.toml and tests/tools.in
+lock: | $(UV) ## regenerate the lock files from shared/pyproject.toml, tests/tools.in and bench/envs/*.in
 	$(UV) pip compile shared/pyproject.toml --extra train --extra test $(LOCK_FLAGS) -o docker/train/requirements.lock
 	$(UV) pip compile shared/pyproject.toml --extra convert --extra test $(LOCK_FLAGS) -o docker/convert/requirements.lock
 	$(UV) pip compile tests/tools.in $(LOCK_FLAGS) -o tests/tools.lock
@@ -187,7 +187,7 @@ web-stop: ## stop the nginx that `make web` started
 	web/serve.sh stop $(WEB_PORT)
 
 BENCH_ENVS := $(VENV)/official/.synced $(VENV)/jax2onnx/.synced $(BENCH_NODE)/node_modules/.synced
-bench: setup $(BENCH_ENVS) data ## ours vs the official convert_jax and jax2onnx: conversion, inference, quantization, training speed, jobs' RSS → bench/ (≈ 12 min)
+bench: setup $(BENCH_ENVS) data ## ours vs the official convert_jax and jax2onnx: conversion, inference, quantization, training speed, jobs' RSS → bench/ (≈ 8–10 min)
 	@$(VENV)/convert/bin/python -c "from jax2tfjs import checkpoints; checkpoints.resolve('volumes/checkpoints', model='flax_cnn')" 2>/dev/null \
 		|| { echo "[bench] no trained flax_cnn checkpoint: training one (make train MODEL=flax)"; $(MAKE) train MODEL=flax RUNNER=local; }
 	$(VENV)/train/bin/python jobs/bench.py train --out=bench/train_speed.json

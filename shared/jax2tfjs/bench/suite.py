@@ -86,10 +86,9 @@ def _findings(conv: dict[str, Any], inf: dict[str, Any]) -> list[str]:
             ("peak_rss_mb", "peak RSS", "MB", 0),
             ("model_bytes", "model size", "bytes", 0),
         ):
-            if other[key] < ours[key]:
-                notes.append(
-                    f"{who} wins on {what}: {other[key]:,.{digits}f} {unit} vs ours {ours[key]:,.{digits}f} {unit}."
-                )
+            theirs_text, ours_text = f"{other[key]:,.{digits}f}", f"{ours[key]:,.{digits}f}"
+            if other[key] < ours[key] and theirs_text != ours_text:  # equal when rounded: a tie
+                notes.append(f"{who} wins on {what}: {theirs_text} {unit} vs ours {ours_text} {unit}.")
     rows = {(r["export"], r["runtime"], r["backend"]): r for r in inf["rows"]}
     for backend in ("cpu", "wasm"):
         mine, theirs = rows.get(("ours", "TF.js", backend)), rows.get(("official", "TF.js", backend))
