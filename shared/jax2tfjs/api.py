@@ -198,9 +198,7 @@ def to_tensorflowjs(
             labels=metadata["labels"],
             files=files,
             total_bytes=sum(files.values()),
-            model_bytes=sum(
-                size for file, size in files.items() if file.endswith(".bin") or file == "model.json"
-            ),
+            model_bytes=tfjs_export.download_bytes(files),
             weight_bytes=sum(size for file, size in files.items() if file.endswith(".bin")),
             tf_ops=module.op_types(),
             tfjs_ops=ops,

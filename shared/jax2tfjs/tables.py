@@ -12,6 +12,11 @@ def text(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
+def sci(value: float | None) -> str:
+    """A difference or error in one-digit scientific notation (1.5e-06); "-" when there is none."""
+    return "-" if value is None else f"{value:.1e}"
+
+
 def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[Column]) -> str:
     cells = [[fmt(row.get(key)) for key, _, fmt in columns] for row in rows]
     headers = [header for _, header, _ in columns]

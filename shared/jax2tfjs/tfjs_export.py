@@ -94,6 +94,11 @@ def convert(saved_model: Path, out_dir: Path, quantization: str, metadata: dict[
         ) from err
 
 
+def download_bytes(files: dict[str, int]) -> int:
+    """What a browser downloads of a graph model: model.json plus its weight shards (file → size)."""
+    return sum(size for name, size in files.items() if name == "model.json" or name.endswith(".bin"))
+
+
 def graph_ops(model_json: Path) -> dict[str, int]:
     """Op type → count in the converted (optimised, fused) graph model."""
     topology = json.loads(model_json.read_text())["modelTopology"]

@@ -55,47 +55,65 @@ def run_in_tfjs(
             fix="run `make convert` for this model, or pass the folder that holds model.json",
             path=model_dir,
         )
-    with tempfile.TemporaryDirectory(prefix="jax2tfjs-tfjs-") as tmp:
-        request: dict[str, Any] = {
-            "model_dir": str(model_dir),
-            "backend": backend,
-            "warmup": warmup,
-            "repeats": repeats,
-            "timing_batches": list(timing_batches),
-        }
+    request: dict[str, Any] = {
+        "model_dir": str(model_dir),
+        "backend": backend,
+        "warmup": warmup,
+        "repeats": repeats,
+        "timing_batches": list(timing_batches),
+    }
+    try:
+        return run_node_script(node, RUNNER, request, inputs, timeout_s=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise ExportError(
+            f"TF.js ({backend}) did not finish within {timeout_s:g} s",
+            fix="use fewer samples (SAMPLES=) or a faster backend (wasm)",
+            path=model_dir,
+        ) from None
+    except NodeScriptFailed as failed:
+        # The runner's own line says what failed; the JS stack under it names only tfjs internals,
+        # and the cpu backend prints a Node banner on stderr before anything else.
+        lines = [line for line in failed.stderr.splitlines() if line.strip()]
+        cause = next(
+            (line for line in lines if line.startswith(RUNNER_FAILED)),
+            lines[-1] if lines else "no output",
+        )
+        raise ExportError(
+            f"TF.js ({backend}) could not run the model: {cause.removeprefix(RUNNER_FAILED).strip()}",
+            fix="the export may be corrupt or use an op this backend lacks; re-run `make convert`",
+            path=model_dir,
+        ) from None
+
+
+class NodeScriptFailed(Exception):
+    def __init__(self, stderr: str):
+        super().__init__(stderr[-800:])
+        self.stderr = stderr
+
+
+def run_node_script(
+    node: str, script: Path, request: dict[str, Any], inputs: np.ndarray | None, *, timeout_s: float
+) -> tuple[np.ndarray | None, dict[str, Any]]:
+    """The contract our Node runners share (run_graph_model.mjs here, bench/node/run_onnx.mjs): a
+    request.json, inputs and outputs as raw little-endian float32 files, one JSON line back.
+    Raises subprocess.TimeoutExpired, or NodeScriptFailed with stderr on a non-zero exit."""
+    with tempfile.TemporaryDirectory(prefix="jax2tfjs-node-") as tmp:
+        request = dict(request)
         if inputs is not None:
             x = np.ascontiguousarray(inputs, dtype="<f4")
             (Path(tmp) / "input.bin").write_bytes(x.tobytes())
             request["input"] = {"path": f"{tmp}/input.bin", "shape": list(x.shape)}
             request["output_path"] = f"{tmp}/output.bin"
         (Path(tmp) / "request.json").write_text(json.dumps(request))
-        try:
-            proc = subprocess.run(
-                [node, str(RUNNER), f"{tmp}/request.json"],
-                capture_output=True,
-                text=True,
-                timeout=timeout_s,
-                cwd=NODE_DIR,
-            )
-        except subprocess.TimeoutExpired:
-            raise ExportError(
-                f"TF.js ({backend}) did not finish within {timeout_s:g} s",
-                fix="use fewer samples (SAMPLES=) or a faster backend (wasm)",
-                path=model_dir,
-            ) from None
+        proc = subprocess.run(
+            [node, str(script), f"{tmp}/request.json"],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            cwd=script.parent,
+        )
         if proc.returncode != 0:
-            # The runner's own line says what failed; the JS stack under it names only tfjs internals,
-            # and the cpu backend prints a Node banner on stderr before anything else.
-            lines = [line for line in proc.stderr.splitlines() if line.strip()]
-            cause = next(
-                (line for line in lines if line.startswith(RUNNER_FAILED)),
-                lines[-1] if lines else "no output",
-            )
-            raise ExportError(
-                f"TF.js ({backend}) could not run the model: {cause.removeprefix(RUNNER_FAILED).strip()}",
-                fix="the export may be corrupt or use an op this backend lacks; re-run `make convert`",
-                path=model_dir,
-            )
+            raise NodeScriptFailed(proc.stderr)
         info = json.loads(proc.stdout.strip().splitlines()[-1])
         outputs = None
         if inputs is not None:

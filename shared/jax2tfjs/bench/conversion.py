@@ -72,7 +72,7 @@ def _written(converter: Converter, out_dir: Path) -> dict[str, Any]:
     if converter.output == "onnx":
         return {"files": files, "model_bytes": files["model.onnx"], "bytes_written": sum(files.values())}
     ops = tfjs_export.graph_ops(out_dir / "model.json")
-    model_bytes = sum(size for name, size in files.items() if name == "model.json" or name.endswith(".bin"))
+    model_bytes = tfjs_export.download_bytes(files)
     return {
         "files": files,
         "model_bytes": model_bytes,

@@ -19,14 +19,16 @@ from tqdm import tqdm
 from jax2tfjs.bench.onnx_runtime import run_in_onnxruntime_web
 from jax2tfjs.errors import ExportError
 from jax2tfjs.tfjs_runtime import BACKENDS, run_in_tfjs
+from jax2tfjs.verification import compare
 
 BATCHES = (1, 32)
 
 
-def _parity(outputs: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+def _parity(outputs: np.ndarray, reference: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    scores = compare(outputs, reference, labels)
     return {
-        "max_abs_diff_vs_jax": float(np.max(np.abs(outputs - reference))),
-        "argmax_agreement_vs_jax": float(np.mean(outputs.argmax(-1) == reference.argmax(-1))),
+        "max_abs_diff_vs_jax": scores["max_abs_diff"],
+        "argmax_agreement_vs_jax": scores["argmax_agreement"],
     }
 
 
@@ -47,9 +49,14 @@ def _collect(samples: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run(
-    dirs: dict[str, str], images: np.ndarray, jax_logits: np.ndarray, rounds: int, repeats: int
+    dirs: dict[str, str],
+    images: np.ndarray,
+    labels: np.ndarray,
+    jax_logits: np.ndarray,
+    rounds: int,
+    repeats: int,
 ) -> dict[str, Any]:
-    x, reference = images[:32], jax_logits[:32]
+    x, y, reference = images[:32], labels[:32], jax_logits[:32]
     # (row name, runtime, backend, how to run one round) — the official exports are fixed-batch.
     plans: list[tuple[str, str, str, Any]] = []
     for backend in BACKENDS:
@@ -117,7 +124,7 @@ def run(
             row["error"] = errors[i]
         else:
             row.update(_collect(samples[i]))
-            row.update(_parity(outputs[i], reference))
+            row.update(_parity(outputs[i], reference, y))
         rows.append(row)
     agreement = {}
     ours_out = {plans[i][2]: outputs[i] for i in outputs if plans[i][0] == "ours"}

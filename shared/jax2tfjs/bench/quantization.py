@@ -19,6 +19,7 @@ from jax2tfjs.bench.weights_file import load_params
 from jax2tfjs.models import get_model
 from jax2tfjs.tfjs_export import QUANTIZATIONS
 from jax2tfjs.tfjs_runtime import run_in_tfjs
+from jax2tfjs.verification import compare
 
 
 def run(
@@ -57,17 +58,17 @@ def run(
     baseline = float(np.mean(jax_logits.argmax(-1) == labels))
     rows = []
     for quant in QUANTIZATIONS:
-        out, report = outputs[quant], reports[quant]
-        accuracy = float(np.mean(out.argmax(-1) == labels))
+        report = reports[quant]
+        scores = compare(outputs[quant], jax_logits, labels)
         rows.append(
             {
                 "quantization": quant,
                 "model_bytes": report.model_bytes,
                 "bytes_vs_none": report.model_bytes / reports["none"].model_bytes,
-                "accuracy": accuracy,
-                "accuracy_drop_points": (baseline - accuracy) * 100,
-                "argmax_agreement_vs_jax": float(np.mean(out.argmax(-1) == jax_logits.argmax(-1))),
-                "max_abs_diff_vs_jax": float(np.max(np.abs(out - jax_logits))),
+                "accuracy": scores["accuracy"],
+                "accuracy_drop_points": (baseline - scores["accuracy"]) * 100,
+                "argmax_agreement_vs_jax": scores["argmax_agreement"],
+                "max_abs_diff_vs_jax": scores["max_abs_diff"],
                 "load_ms": statistics.median(t["load_ms"] for t in timings[quant]),
                 "batch1_ms": statistics.median(t["timings"]["1"] for t in timings[quant]),
                 "batch32_ms": statistics.median(t["timings"]["32"] for t in timings[quant]),

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from jax2tfjs import atomic
-from jax2tfjs.tables import markdown_table, text
+from jax2tfjs.tables import markdown_table, sci, text
 
 
 def _f(digits: int, suffix: str = "") -> Any:
@@ -15,10 +15,6 @@ def _f(digits: int, suffix: str = "") -> Any:
 
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{v:.2%}"
-
-
-def _sci(v: float | None) -> str:
-    return "-" if v is None else f"{v:.1e}"
 
 
 def _kb(v: int | None) -> str:
@@ -56,7 +52,7 @@ INFERENCE = [
     ("load_ms", "load ms", _f(1)),
     ("batch1_ms", "batch 1 ms", _f(2)),
     ("batch32_ms", "batch 32 ms", _f(2)),
-    ("max_abs_diff_vs_jax", "max |Δ| vs JAX", _sci),
+    ("max_abs_diff_vs_jax", "max |Δ| vs JAX", sci),
     ("argmax_agreement_vs_jax", "argmax = JAX", _pct),
     ("error", "error", text),
 ]
@@ -67,7 +63,7 @@ QUANT = [
     ("accuracy", "accuracy", _pct),
     ("accuracy_drop_points", "drop (points)", _f(2)),
     ("argmax_agreement_vs_jax", "argmax = JAX", _pct),
-    ("max_abs_diff_vs_jax", "max |Δ|", _sci),
+    ("max_abs_diff_vs_jax", "max |Δ|", sci),
     ("load_ms", "load ms", _f(1)),
     ("batch1_ms", "batch 1 ms", _f(2)),
     ("batch32_ms", "batch 32 ms", _f(2)),
@@ -141,7 +137,7 @@ def markdown(results: dict[str, Any]) -> str:
         "Ours vs the official export, same inputs: "
         + (
             "; ".join(
-                f"{backend}: max |Δ| {_sci(a['max_abs_diff'])}, argmax agreement {_pct(a['argmax_agreement'])}"
+                f"{backend}: max |Δ| {sci(a['max_abs_diff'])}, argmax agreement {_pct(a['argmax_agreement'])}"
                 for backend, a in inf["ours_vs_official"].items()
             )
             or "no backend ran both"

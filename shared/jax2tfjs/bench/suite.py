@@ -138,7 +138,9 @@ def run(
     started = time.time()
     seeded = seed.prepare(checkpoint_dir, data_dir, work)
     conv = conversion.run(seeded.params_path, work / "convert", conversion_rounds)
-    inf = inference.run(conv["dirs"], seeded.images, seeded.jax_logits, inference_rounds, repeats)
+    inf = inference.run(
+        conv["dirs"], seeded.images, seeded.labels, seeded.jax_logits, inference_rounds, repeats
+    )
     quant = quantization.run(
         seeded.params_path,
         work / "quant",

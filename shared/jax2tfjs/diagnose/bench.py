@@ -28,7 +28,7 @@ import numpy as np
 from jax2tfjs.diagnose import doctor
 from jax2tfjs.diagnose.corpus import CHECKPOINT, DTYPES, KEYS, SHAPES, Case, Setup
 from jax2tfjs.errors import EXIT_MEMORY_LIMIT, Jax2TfjsError
-from jax2tfjs.tables import format_table, text
+from jax2tfjs.tables import format_table, sci, text
 
 PARITY_TOLERANCE = 1e-4  # |Δ| ≤ tolerance · max(1, |reference|), as jobs/verify for unquantized exports
 TARGET_RIGHT_CODE = 100.0
@@ -250,10 +250,6 @@ def problems(results: list[Result]) -> list[str]:
     return found
 
 
-def _diff(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1e}"
-
-
 CASE_COLUMNS = [
     ("case", "case", text),
     ("error_class", "class", text),
@@ -263,7 +259,7 @@ CASE_COLUMNS = [
     ("doctor_code", "doctor", lambda v: v or "-"),
     ("right_code", "code+fix", lambda v: "yes" if v else "NO"),
     ("fixed", "auto-fixed", lambda v: "yes" if v else ""),
-    ("worst_diff", "parity |Δ|", _diff),
+    ("worst_diff", "parity |Δ|", sci),
     ("seconds", "s", lambda v: f"{v:.1f}"),
 ]
 CLASS_COLUMNS = [
@@ -301,7 +297,7 @@ def render(results: list[Result]) -> str:
         f"right code and a fix: {summary['right_code_and_fix_pct']} % (target {TARGET_RIGHT_CODE:g} %)",
         f"fixed automatically:  {summary['fixed_automatically_pct']} % of {summary['cases']} cases "
         f"({summary['fixable_cases_fixed']} of {summary['fixable_cases']} fixable; target ≥ {TARGET_FIXED:g} %)",
-        f"worst parity |Δ| of a fixed case: {_diff(summary['worst_parity_diff'])} (allowed {PARITY_TOLERANCE:g})",
+        f"worst parity |Δ| of a fixed case: {sci(summary['worst_parity_diff'])} (allowed {PARITY_TOLERANCE:g})",
     ]
     return "\n".join(lines)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jax2tfjs.tables import Column, format_table, markdown_table, text
+from jax2tfjs.tables import Column, format_table, markdown_table, sci, text
 from jax2tfjs.zoo.runner import RELATIVE_RULE
 
 
@@ -12,16 +12,12 @@ def _converted(row: dict[str, Any]) -> str:
     return "yes" if row["converted"] and not row["error"] else (row["error"] or "no")
 
 
-def _sci(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1e}"
-
-
 COLUMNS: list[Column] = [
     ("name", "model", text),
     ("style", "style", text),
     ("_converted", "converted", text),
-    ("max_abs_diff", "max |Δ|", _sci),
-    ("rel_err", "rel err", _sci),
+    ("max_abs_diff", "max |Δ|", sci),
+    ("rel_err", "rel err", sci),
     ("_passed", "parity", text),
     ("tfjs_compute_ops", "tfjs ops", text),
     ("model_bytes", "size KB", lambda v: "-" if v is None else f"{v / 1024:.1f}"),
@@ -43,7 +39,7 @@ def summary_line(summary: dict[str, Any], backends: list[str]) -> str:
     return (
         f"[zoo] success {summary['passed']}/{summary['models']} = {summary['success_rate']:.1%} "
         f"(converted and relative error <= {summary['tolerance']:g} on {', '.join(backends)}); "
-        f"worst max|Δ| {_sci(worst)}, worst relative {_sci(summary['worst_rel_err'])}; "
+        f"worst max|Δ| {sci(worst)}, worst relative {sci(summary['worst_rel_err'])}; "
         f"targets (100 %, every output within {summary['tolerance']:g}): {verdict}"
     )
 
@@ -61,8 +57,8 @@ def markdown(result: dict[str, Any]) -> str:
         markdown_table(_display_rows(rows), COLUMNS),
         "",
         f"**Success rate {summary['passed']}/{summary['models']} = {summary['success_rate']:.1%}**, "
-        f"worst max|Δ| {_sci(summary['worst_max_abs_diff'])}, worst relative error "
-        f"{_sci(summary['worst_rel_err'])}; targets {'met' if summary['targets_met'] else 'MISSED'}.",
+        f"worst max|Δ| {sci(summary['worst_max_abs_diff'])}, worst relative error "
+        f"{sci(summary['worst_rel_err'])}; targets {'met' if summary['targets_met'] else 'MISSED'}.",
     ]
     fixed = [r for r in rows if r.get("autofixes")]
     if fixed:  # zoo models are built right: a change by auto-fix here is a diagnosis bug to look at
