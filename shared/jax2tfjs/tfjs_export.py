@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import glob
 import io
@@ -11,6 +12,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from jax2tfjs import graph_fusion
 from jax2tfjs.errors import ExportError, MissingTfjsOpError
 
 QUANTIZATIONS: dict[str, dict[str, str] | None] = {
@@ -68,6 +70,31 @@ def check_ops(op_types: list[str], op_sources: dict[str, list[str]]) -> None:
         )
 
 
+@contextlib.contextmanager
+def _grappler_with_our_fusion(conversion_module: Any):
+    """Inside the tensorflowjs converter, grappler runs without `remap`, and graph_fusion fuses in
+    its place: grappler's remapper fuses per CPU (oneDNN), ours the same everywhere. The converter
+    looks `_run_grappler` up on its module at each call, so swapping it there is enough; pinned to
+    tensorflowjs 4.22, whose optimize_graph asks for `remap` in its second grappler run."""
+    original = conversion_module._run_grappler
+
+    def run_grappler(config, graph_def, graph, signature_def):
+        optimizers = config.graph_options.rewrite_options.optimizers
+        fuse = "remap" in optimizers
+        optimizers[:] = [name for name in optimizers if name != "remap"]
+        optimized = original(config, graph_def, graph, signature_def)
+        if not fuse:
+            return optimized
+        outputs = {out.name.split(":")[0] for out in signature_def.outputs.values()}
+        return graph_fusion.fuse_contractions(optimized, outputs)
+
+    conversion_module._run_grappler = run_grappler
+    try:
+        yield
+    finally:
+        conversion_module._run_grappler = original
+
+
 def convert(saved_model: Path, out_dir: Path, quantization: str, metadata: dict[str, Any]) -> None:
     if quantization not in QUANTIZATIONS:
         raise ExportError(
@@ -77,7 +104,7 @@ def convert(saved_model: Path, out_dir: Path, quantization: str, metadata: dict[
 
     chatter = io.StringIO()
     try:
-        with contextlib.redirect_stdout(chatter):
+        with contextlib.redirect_stdout(chatter), _grappler_with_our_fusion(tf_saved_model_conversion_v2):
             tf_saved_model_conversion_v2.convert_tf_saved_model(
                 str(saved_model),
                 str(out_dir),
@@ -92,6 +119,37 @@ def convert(saved_model: Path, out_dir: Path, quantization: str, metadata: dict[
             f"the tensorflowjs converter refused the graph: {str(err)[:600]}",
             fix="see the op list in the message; report it if a jax2tfjs rule emitted the op",
         ) from err
+    model_json = out_dir / "model.json"
+    topology = _canonical_model_json(model_json)
+    check_fused_activations(topology, model_json)
+
+
+def _canonical_model_json(model_json: Path) -> dict[str, Any]:
+    """Rewrite model.json with sorted keys: the converter writes each node's attributes in protobuf
+    map order, which differs between processes (measured: oneDNN on vs off, same graph), so the
+    same model gave different bytes. TF.js reads keys by name; lists keep their order."""
+    content = json.loads(model_json.read_text())
+    model_json.write_text(json.dumps(content, sort_keys=True))
+    return content["modelTopology"]
+
+
+def check_fused_activations(topology: dict[str, Any], model_json: Path) -> None:
+    """Every fused activation must be one all our TF.js backends run (graph_fusion's table); a fused
+    op TF.js's cpu or wasm backend refuses would fail only when a page runs it."""
+    nodes = [*topology.get("node", [])]
+    for function in topology.get("library", {}).get("function", []):
+        nodes.extend(function.get("nodeDef", []))
+    allowed = {"BiasAdd", "Prelu", *graph_fusion.FUSABLE_ACTIVATIONS}
+    for node in nodes:
+        fused = node.get("attr", {}).get("fused_ops", {}).get("list", {}).get("s", [])
+        names = [base64.b64decode(op).decode() for op in fused]
+        refused = [op for op in names if op not in allowed]
+        if refused:
+            raise ExportError(
+                f"node {node['name']} ({node['op']}) fuses {', '.join(refused)}, which TF.js backends do not run",
+                fix="report this: jax2tfjs should have kept that activation a separate op",
+                path=model_json,
+            )
 
 
 def download_bytes(files: dict[str, int]) -> int:
