@@ -167,7 +167,7 @@ verify: $(call job_prereq,verify) ## every export in real TF.js vs JAX: parity, 
 	$(call run_job,verify,$(if $(filter command line,$(origin MODEL)),--model=$(MODEL)) $(if $(filter command line,$(origin QUANT)),--quantization=$(QUANT)) $(if $(SAMPLES),--samples=$(SAMPLES)))
 
 zoo: $(VENV)/convert/.synced $(NODE_RUNNER)/node_modules/.synced ## the model zoo: 22 small models → TF.js (Node, wasm) vs JAX; table + success rate → volumes/zoo/zoo.md (exit 4 on a miss)
-	$(VENV)/convert/bin/python jobs/zoo.py
+	$(VENV)/convert/bin/python -m bench.zoo
 
 # DIR, not PATH: a make variable named PATH would replace the shell's PATH inside the recipe.
 DIR ?=
@@ -177,7 +177,7 @@ doctor: $(VENV)/convert/.synced ## check a checkpoint or an export folder and pr
 	$(VENV)/convert/bin/python jobs/doctor.py $(DIR)$(if $(GOLDEN), --golden)$(if $(JSON), --json-output)
 
 doctor-bench: $(VENV)/convert/.synced ## the error corpus: every broken conversion gets the right code and fix; auto-fix rate → bench/doctor_bench.json
-	$(VENV)/convert/bin/python jobs/doctor_bench.py --out=bench/doctor_bench.json
+	$(VENV)/convert/bin/python -m bench.corpus --out=bench/doctor_bench.json
 
 WEB_PORT ?= 8080
 web: web/node_modules/.synced ## serve the demo and volumes/exports with Debian's nginx on http://localhost:8080 (WEB_PORT)
@@ -190,8 +190,8 @@ BENCH_ENVS := $(VENV)/official/.synced $(VENV)/jax2onnx/.synced $(BENCH_NODE)/no
 bench: setup $(BENCH_ENVS) data ## ours vs the official convert_jax and jax2onnx: conversion, inference, quantization, training speed, jobs' RSS → bench/ (≈ 8–10 min)
 	@$(VENV)/convert/bin/python -c "from jax2tfjs import checkpoints; checkpoints.resolve('volumes/checkpoints', model='flax_cnn')" 2>/dev/null \
 		|| { echo "[bench] no trained flax_cnn checkpoint: training one (make train MODEL=flax)"; $(MAKE) train MODEL=flax RUNNER=local; }
-	$(VENV)/train/bin/python jobs/bench.py train --out=bench/train_speed.json
-	$(VENV)/convert/bin/python jobs/bench.py run --out-dir=bench
+	$(VENV)/train/bin/python -m bench.perf train --out=bench/train_speed.json
+	$(VENV)/convert/bin/python -m bench.perf run --out-dir=bench
 
 # The steps after data, as job:target; a step whose job file does not exist yet is reported, not run.
 DEMO_STEPS := train:train-all convert:convert-all verify:verify
@@ -207,12 +207,12 @@ test: setup lint ## run every test suite (train env, then convert env)
 	$(VENV)/convert/bin/python -m pytest -c tests/pytest.ini tests/convert_env
 
 lint: $(VENV)/tools/.synced ## ruff over the Python code
-	$(VENV)/tools/bin/ruff check --config shared/pyproject.toml shared jobs tests docs/examples
-	$(VENV)/tools/bin/ruff format --check --config shared/pyproject.toml shared jobs tests docs/examples
+	$(VENV)/tools/bin/ruff check --config shared/pyproject.toml shared jobs tests bench docs/examples
+	$(VENV)/tools/bin/ruff format --check --config shared/pyproject.toml shared jobs tests bench docs/examples
 
 docs: $(VENV)/convert/.synced ## regenerate docs/coverage.md (lowering registry) and docs/troubleshooting.md (error taxonomy)
-	$(VENV)/convert/bin/python -m jax2tfjs.lowering.coverage > docs/coverage.md.tmp && mv docs/coverage.md.tmp docs/coverage.md
-	$(VENV)/convert/bin/python -m jax2tfjs.diagnose.troubleshooting > docs/troubleshooting.md.tmp && mv docs/troubleshooting.md.tmp docs/troubleshooting.md
+	$(VENV)/convert/bin/python -m bench.coverage_doc > docs/coverage.md.tmp && mv docs/coverage.md.tmp docs/coverage.md
+	$(VENV)/convert/bin/python -m bench.troubleshooting_doc > docs/troubleshooting.md.tmp && mv docs/troubleshooting.md.tmp docs/troubleshooting.md
 
 jobs-table: ## the job table as lines "job image volumes...", read by the tests
 	@$(foreach j,$(JOBS),echo "$(j) $(JOB_IMAGE_$(j)) $(JOB_VOLUMES_$(j))";)

@@ -9,13 +9,14 @@ from pathlib import Path
 import fire
 import numpy as np
 
-from jax2tfjs import atomic, checkpoints, exports_index
+from jax2tfjs import atomic, checkpoints
 from jax2tfjs.api import to_tensorflowjs
 from jax2tfjs.data import load_dataset
 from jax2tfjs.errors import ModelInputError
+from jax2tfjs.export import publish as exports_index
+from jax2tfjs.export.tfjs_convert import NON_COMPUTE_OPS, QUANTIZATIONS
 from jax2tfjs.jobkit import run_job
 from jax2tfjs.models import model_names, resolve_name
-from jax2tfjs.tfjs_export import NON_COMPUTE_OPS, QUANTIZATIONS
 
 
 def _ask(checkpoint_dir: str) -> tuple[str, int, str]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import fire
 
-from jax2tfjs.diagnose.cli import doctor
+from jax2tfjs.doctor.cli import doctor
 
 if __name__ == "__main__":
     fire.Fire(doctor)

@@ -12,12 +12,14 @@ from pathlib import Path
 import fire
 import numpy as np
 
-from jax2tfjs import atomic, exports_index, verify_report
+from jax2tfjs import atomic
 from jax2tfjs.data import load_dataset
 from jax2tfjs.errors import ExportError
+from jax2tfjs.export import publish as exports_index
 from jax2tfjs.jobkit import run_job
 from jax2tfjs.models import resolve_name
-from jax2tfjs.verification import VERIFY_FILE, Thresholds, export_folders, verify_export
+from jax2tfjs.verify import report as verify_report
+from jax2tfjs.verify.runner import VERIFY_FILE, Thresholds, export_folders, verify_export
 
 EXIT_THRESHOLDS_BROKEN = 4
 

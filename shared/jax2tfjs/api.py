@@ -20,9 +20,11 @@ from typing import Any
 import jax
 import numpy as np
 
-from jax2tfjs import atomic, model_sources, savedmodel, tfjs_export
-from jax2tfjs.diagnose import input_spec as specs
+from jax2tfjs import atomic, sources
 from jax2tfjs.errors import Jax2TfjsError, ModelInputError
+from jax2tfjs.export import savedmodel
+from jax2tfjs.export import tfjs_convert as tfjs_export
+from jax2tfjs.prepare import input_spec as specs
 from jax2tfjs.provenance import package_versions
 
 GOLDEN_COUNT = 8
@@ -56,7 +58,7 @@ class ConversionReport:
 
 
 def _input_adapter(
-    err: ModelInputError, resolved: model_sources.ResolvedModel, spec: jax.ShapeDtypeStruct, autofix: bool
+    err: ModelInputError, resolved: sources.ResolvedModel, spec: jax.ShapeDtypeStruct, autofix: bool
 ) -> specs.InputAdapter | None:
     """After a failed trace: an adapter when a nearby input spec is the same values reshaped (auto-fix
     on), an InputSpecError when another spec fits, None when the input spec does not explain it."""
@@ -69,7 +71,7 @@ def _input_adapter(
 
 
 def _trace(
-    resolved: model_sources.ResolvedModel, spec: jax.ShapeDtypeStruct, dynamic_batch: bool, autofix: bool
+    resolved: sources.ResolvedModel, spec: jax.ShapeDtypeStruct, dynamic_batch: bool, autofix: bool
 ) -> Any:
     """The ClosedJaxpr. A trace that fails on the input spec but works on a nearby one is an input
     spec mismatch (J2T309); when that spec is the same values reshaped, auto-fix reshapes inside
@@ -141,7 +143,7 @@ def to_tensorflowjs(
     phases = _Phases(progress)
     resolved = phases.run(
         "restore",
-        lambda: model_sources.resolve(model, params, apply_kwargs, input_spec=input_spec, autofix=autofix),
+        lambda: sources.resolve(model, params, apply_kwargs, input_spec=input_spec, autofix=autofix),
     )
     spec = resolved.input_spec
     closed = phases.run("trace", lambda: _trace(resolved, spec, dynamic_batch, autofix))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from jax2tfjs.errors import CheckpointError
 from jax2tfjs.models import resolve_name
-from jax2tfjs.params import find_params, leaf_rows, unfreeze
+from jax2tfjs.prepare.params import find_params, leaf_rows, unfreeze
 
 if TYPE_CHECKING:
     import orbax.checkpoint as ocp

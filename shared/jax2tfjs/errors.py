@@ -4,7 +4,7 @@ Jobs catch `Jax2TfjsError` at the top and print `str(err)` instead of a tracebac
 `EXIT_USER_ERROR`. The memory guard exits with `EXIT_MEMORY_LIMIT` so scripts can tell the two apart.
 
 Each class also describes itself for the docs: a one-line `summary`, an example cause and fix, and
-what auto-fix does about it (`autofix`, empty when nothing). `jax2tfjs.diagnose.taxonomy` reads
+what auto-fix does about it (`autofix`, empty when nothing). `jax2tfjs.taxonomy` reads
 these, and docs/troubleshooting.md is generated from them, so the two cannot drift. Codes are
 stable: a new failure gets a new code, an old code never changes meaning.
 """

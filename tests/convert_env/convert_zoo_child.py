@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tensorflow.python.util import _pywrap_util_port
 
-from jax2tfjs import zoo
+from bench import zoo
 from jax2tfjs.api import to_tensorflowjs
 
 out = Path(sys.argv[1])

@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 
+from bench.perf import report, suite
+from bench.perf.child import run_python
+from bench.perf.weights_file import load_params, save_params
 from conftest import ROOT
-from jax2tfjs.bench import report, suite
-from jax2tfjs.bench.child import run_python
-from jax2tfjs.bench.weights_file import load_params, save_params
 from jax2tfjs.errors import ExportError
 from jax2tfjs.tables import markdown_table
 

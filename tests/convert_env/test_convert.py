@@ -17,10 +17,11 @@ from flax.training import train_state
 from jax import lax
 
 from conftest import ROOT, run, venv_python
-from jax2tfjs import checkpoints, exports_index
+from jax2tfjs import checkpoints
 from jax2tfjs.api import to_tensorflowjs
 from jax2tfjs.data import load_dataset
 from jax2tfjs.errors import ExportError, Jax2TfjsError, ModelInputError, UnsupportedPrimitiveError
+from jax2tfjs.export import publish as exports_index
 from jax2tfjs.models import get_model
 from jax2tfjs.tfjs_runtime import run_in_tfjs
 
@@ -34,7 +35,7 @@ def test_images(mnist_dir):
 
 
 def jax_outputs(model_name, step_dir, x):
-    from jax2tfjs.model_sources import resolve
+    from jax2tfjs.sources import resolve
 
     resolved = resolve(step_dir)
     assert resolved.name == model_name
@@ -257,7 +258,7 @@ def test_float64_params_are_cast_with_a_warning_in_the_report(tmp_path):
 
 def test_an_op_tfjs_lacks_is_named_with_the_line_that_made_it():
     from jax2tfjs.errors import MissingTfjsOpError
-    from jax2tfjs.tfjs_export import check_ops
+    from jax2tfjs.export.tfjs_convert import check_ops
 
     with pytest.raises(MissingTfjsOpError, match=r"Erfc from 'erfc' at model\.py:3") as err:
         check_ops(["Conv2D", "Erfc", "Const"], {"Erfc": ["'erfc' at model.py:3"]})

@@ -11,13 +11,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-from jax2tfjs import zoo
+from bench import zoo
+from conftest import ROOT
 
 CHILD = Path(__file__).with_name("convert_zoo_child.py")
 
 
 def _convert_all(out: Path, onednn: str) -> subprocess.Popen:
-    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": onednn, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {
+        **os.environ,
+        "TF_ENABLE_ONEDNN_OPTS": onednn,
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONPATH": str(ROOT),
+    }
     return subprocess.Popen(
         [sys.executable, str(CHILD), str(out)],
         env=env,

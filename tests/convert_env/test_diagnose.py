@@ -10,18 +10,20 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jax2tfjs import errors
+from bench.corpus import cases as corpus
+from bench.corpus import score as bench
+from jax2tfjs import errors, taxonomy
 from jax2tfjs.api import to_tensorflowjs
-from jax2tfjs.diagnose import autofix, bench, corpus, input_spec, taxonomy
-from jax2tfjs.diagnose.dtypes import plan_dtypes
-from jax2tfjs.diagnose.keys import match_keys
-from jax2tfjs.diagnose.shapes import only_merges_dims, plan_shapes
 from jax2tfjs.errors import (
     InputSpecError,
     ParamKeysError,
     ParamShapeError,
     UnsupportedDtypeError,
 )
+from jax2tfjs.prepare import autofix, input_spec
+from jax2tfjs.prepare.dtypes import plan_dtypes
+from jax2tfjs.prepare.keys import match_keys
+from jax2tfjs.prepare.shapes import only_merges_dims, plan_shapes
 
 
 def abstract(tree):

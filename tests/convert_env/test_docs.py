@@ -6,8 +6,8 @@ import json
 import re
 import subprocess
 
+from bench import coverage_doc as coverage
 from conftest import ROOT, venv_python
-from jax2tfjs.lowering import coverage
 
 
 def test_coverage_doc_is_generated_from_the_registry():
@@ -24,12 +24,12 @@ def test_api_example_runs_and_converts_a_users_own_flax_model(tmp_path):
 
 
 def test_troubleshooting_doc_is_generated_from_the_error_taxonomy():
-    from jax2tfjs.diagnose import troubleshooting
+    from bench import troubleshooting_doc as troubleshooting
 
     on_disk = (ROOT / "docs" / "troubleshooting.md").read_text()
     assert on_disk == troubleshooting.render(), (
         "docs/troubleshooting.md is stale: run "
-        "`.venv/convert/bin/python -m jax2tfjs.diagnose.troubleshooting > docs/troubleshooting.md`"
+        "`.venv/convert/bin/python -m bench.troubleshooting_doc > docs/troubleshooting.md`"
     )
 
 

@@ -9,10 +9,12 @@ import jax
 import numpy as np
 import pytest
 
+from bench.corpus import models as corpus_models
 from conftest import ROOT, run, venv_python
-from jax2tfjs import checkpoints, exports_index
+from jax2tfjs import checkpoints
 from jax2tfjs.api import to_tensorflowjs
-from jax2tfjs.diagnose import corpus_models, doctor
+from jax2tfjs.doctor import checks as doctor
+from jax2tfjs.export import publish as exports_index
 from jax2tfjs.models import get_model
 
 

@@ -15,7 +15,7 @@ from jax import lax
 
 from jax2tfjs.api import to_tensorflowjs
 from jax2tfjs.errors import ExportError
-from jax2tfjs.tfjs_export import check_fused_activations
+from jax2tfjs.export.tfjs_convert import check_fused_activations
 from jax2tfjs.tfjs_runtime import run_in_tfjs
 
 RNG = np.random.default_rng(0)

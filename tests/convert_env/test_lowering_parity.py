@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bench.parity import run_case
 from jax2tfjs.lowering import NOT_SUPPORTED, RULES, registry
-from jax2tfjs.lowering.parity import run_case
 
 CASES = {}
 for _rule in RULES.values():

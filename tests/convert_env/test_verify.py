@@ -11,7 +11,7 @@ from conftest import ROOT, run, venv_python
 from jax2tfjs import checkpoints
 from jax2tfjs.api import to_tensorflowjs
 from jax2tfjs.tfjs_runtime import run_in_tfjs
-from jax2tfjs.verification import Thresholds
+from jax2tfjs.verify.runner import Thresholds
 
 
 @pytest.fixture

@@ -18,10 +18,11 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from conftest import ROOT
-from jax2tfjs import checkpoints, exports_index
+from jax2tfjs import checkpoints
 from jax2tfjs.api import to_tensorflowjs
 from jax2tfjs.data import load_dataset
-from jax2tfjs.model_sources import resolve
+from jax2tfjs.export import publish as exports_index
+from jax2tfjs.sources import resolve
 from jax2tfjs.training import TrainConfig, train_and_evaluate
 
 CHROMIUM = "/usr/bin/chromium"

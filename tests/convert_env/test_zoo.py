@@ -14,12 +14,12 @@ import pytest
 import tensorflow as tf
 from jax import lax
 
+from bench import zoo
+from bench.zoo.forms import function_built
+from bench.zoo.registry import REQUIRED_TAGS, STYLES, InputSpec, ZooEntry, register
+from bench.zoo.runner import TOLERANCE, compare, run_entry, summarize
 from conftest import ROOT
-from jax2tfjs import zoo
 from jax2tfjs.lowering import RULES
-from jax2tfjs.zoo.forms import function_built
-from jax2tfjs.zoo.registry import REQUIRED_TAGS, STYLES, InputSpec, ZooEntry, register
-from jax2tfjs.zoo.runner import TOLERANCE, compare, run_entry, summarize
 
 FAST = [entry for entry in zoo.entries() if entry.fast]
 
@@ -117,7 +117,7 @@ def test_a_wrong_lowering_is_caught_by_the_zoo(tmp_path, monkeypatch):
 def test_zoo_job_writes_reports_and_exits_4_when_targets_are_missed(tmp_path):
     """The CLI as fire parses it, in this process (a subprocess would import TensorFlow again): a
     negative tolerance no model can meet; zoo.json and zoo.md are still written, then exit 4."""
-    spec = importlib.util.spec_from_file_location("zoo_job", ROOT / "jobs" / "zoo.py")
+    spec = importlib.util.spec_from_file_location("zoo_job", ROOT / "bench" / "zoo" / "__main__.py")
     job = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(job)
     out = tmp_path / "zoo"

@@ -1,0 +1,77 @@
+"""Zoo job: `make zoo` → every zoo model converted and run in TF.js against JAX.
+
+Writes <out-dir>/<model>/ (the exports), <out-dir>/zoo.json and <out-dir>/zoo.md; prints the table
+and the success line. Exits 4 (as `make verify` does for broken thresholds) when the targets are
+missed: 100 % of the selected models converted and within the tolerance.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import fire
+
+from bench import zoo
+from bench.zoo import report
+from bench.zoo.runner import TOLERANCE, run_zoo
+from jax2tfjs import atomic
+from jax2tfjs.jobkit import run_job
+
+EXIT_TARGETS_MISSED = 4
+
+
+def _names(value: str | list | tuple) -> list[str]:
+    """fire turns `--backend=cpu,wasm` into a tuple and `--models=mlp_gelu_linen` into a string."""
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def main(
+    models: str = "all",
+    out_dir: str = "volumes/zoo",
+    backend: str = "wasm",
+    batch: int = 4,
+    seed: int = 0,
+    tolerance: float = TOLERANCE,
+    memory_limit_gb: float | None = None,
+) -> None:
+    """Convert each zoo model, run it in TF.js (Node) on random inputs, compare with JAX.
+
+    Args:
+      models: all, fast (the test suite's subset), or a comma list of names.
+      out_dir: where the exports, zoo.json and zoo.md go.
+      backend: TF.js backend(s), comma-separated: wasm, cpu.
+      batch: inputs per model.
+      seed: weights and inputs.
+      tolerance: max relative error, max|Δ| / max(1, max|y_jax|).
+    """
+    backends = _names(backend)
+    names = _names(models)
+    root = Path(out_dir)
+
+    def progress(row: dict) -> None:
+        verdict = "ok" if row["passed"] else f"FAIL {row['error'] or 'outside tolerance'}"
+        print(f"[zoo] {row['name']}: {verdict}", file=sys.stderr, flush=True)
+
+    def work() -> dict:
+        result = run_zoo(
+            zoo.select(names), root, backends, batch=batch, seed=seed, tolerance=tolerance, on_row=progress
+        )
+        print(report.table(result["rows"]))
+        print(report.summary_line(result["summary"], backends))
+        return result
+
+    result = run_job("zoo", work, memory_limit_gb=memory_limit_gb, report_path=None)
+    result["job"] = {key: result.pop(key) for key in ("job", "wall_s", "peak_rss_mb", "memory_limit_gb")}
+    atomic.write_json(root / "zoo.json", result)
+    with atomic.atomic_path(root / "zoo.md") as tmp:
+        tmp.write_text(report.markdown(result))
+    print(f"[zoo] wrote {root / 'zoo.json'} and {root / 'zoo.md'}")
+    if not result["summary"]["targets_met"]:
+        print(f"[zoo] FAILED: {', '.join(result['summary']['failed'])}", file=sys.stderr)
+        raise SystemExit(EXIT_TARGETS_MISSED)
+
+
+if __name__ == "__main__":
+    fire.Fire(main)

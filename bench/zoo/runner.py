@@ -1,0 +1,176 @@
+"""Convert every zoo model, run the export in real TF.js (Node) on random inputs, compare to JAX.
+
+A row per model: converted or the error code, max |Δ| and the relative error against JAX, TF.js
+compute ops, model bytes and conversion time. A `Jax2TfjsError` is recorded by its code (the
+stage says whether conversion or TF.js raised it); any other exception is a crash, recorded with
+its type and message, and counts as a failure.
+
+Relative error = max|Δ| / max(1, max|y_jax|): absolute for outputs of magnitude ≤ 1 (probabilities,
+most logits), relative to the largest output otherwise. A model passes when it converted, ran, and
+its relative error is within the tolerance on every backend.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.zoo.registry import ZooEntry
+from jax2tfjs.api import to_tensorflowjs
+from jax2tfjs.errors import Jax2TfjsError, ModelInputError
+from jax2tfjs.export.tfjs_convert import NON_COMPUTE_OPS
+from jax2tfjs.tfjs_runtime import BACKENDS, run_in_tfjs
+
+TOLERANCE = 1e-4
+RELATIVE_RULE = "relative error = max|Δ| / max(1, max|y_jax|)"
+
+
+def _failure(row: dict[str, Any], stage: str, err: BaseException) -> dict[str, Any]:
+    if isinstance(err, Jax2TfjsError):
+        row["error"] = err.code
+        row["error_message"] = f"{stage}: {err.cause}"
+    else:
+        row["error"] = f"crash:{type(err).__name__}"
+        row["error_message"] = f"{stage}: {type(err).__name__}: {str(err)[:600]}"
+    row["passed"] = False
+    return row
+
+
+def compare(expected: np.ndarray, actual: np.ndarray) -> dict[str, float]:
+    """max |Δ| and the relative error of `actual` against `expected` (inf on a shape mismatch or
+    a non-finite value where JAX's is finite)."""
+    if actual.shape != expected.shape:
+        return {"max_abs_diff": float("inf"), "rel_err": float("inf")}
+    diff = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
+    diff = np.where(np.isnan(actual) & np.isnan(expected), 0.0, diff)  # NaN where JAX has NaN agrees
+    worst = float(np.max(diff, initial=0.0))
+    if np.isnan(worst):
+        worst = float("inf")
+    scale = max(1.0, float(np.max(np.abs(expected[np.isfinite(expected)]), initial=0.0)))
+    return {"max_abs_diff": worst, "rel_err": worst / scale}
+
+
+def run_entry(
+    entry: ZooEntry,
+    out_root: Path,
+    backends: Sequence[str] = ("wasm",),
+    *,
+    batch: int = 4,
+    seed: int = 0,
+    tolerance: float = TOLERANCE,
+) -> dict[str, Any]:
+    """Build, convert, run in TF.js on every backend, compare; never raises for a model's failure."""
+    row: dict[str, Any] = {
+        "name": entry.name,
+        "style": entry.style,
+        "description": entry.description,
+        "tags": list(entry.tags),
+        "input": {"shape": [None, *entry.input.shape[1:]], "dtype": entry.input.dtype},
+        "converted": False,
+        "error": None,
+        "passed": False,
+    }
+    try:
+        built = entry.build(seed)
+        x = entry.input.random(np.random.default_rng(seed), batch)
+        expected = np.asarray(built.reference(x), dtype=np.float32)
+    except Exception as err:  # the zoo's own model failed: a crash in the zoo, not the converter
+        return _failure(row, "build", err)
+    row["output_shape"] = [None, *expected.shape[1:]]
+    row["max_abs_jax"] = float(np.max(np.abs(expected)))
+    started = time.perf_counter()
+    try:
+        report = to_tensorflowjs(
+            built.model,
+            built.params,
+            input_spec=entry.input.struct(),
+            out_dir=out_root / entry.name,
+            quantization="none",
+            # A zoo model must convert as written: a pass that needed an auto-fix would hide a gap.
+            autofix=False,
+            apply_kwargs=built.apply_kwargs,
+            golden_inputs=x,
+            name=entry.name,
+            progress=False,
+        )
+    except Exception as err:
+        row["convert_s"] = round(time.perf_counter() - started, 2)
+        return _failure(row, "convert", err)
+    row.update(
+        converted=True,
+        convert_s=round(time.perf_counter() - started, 2),
+        tfjs_compute_ops=report.tfjs_compute_ops,
+        tfjs_ops={op: n for op, n in report.tfjs_ops.items() if op not in NON_COMPUTE_OPS},
+        model_bytes=report.model_bytes,
+        savedmodel_max_abs_diff=report.savedmodel_max_abs_diff,
+        warnings=report.warnings,
+        # Zoo models need no repair; anything auto-fix changed is listed (and shown in zoo.md).
+        autofixes=list(getattr(report, "autofixes", [])),
+        backends={},
+    )
+    for backend in backends:
+        try:
+            actual, info = run_in_tfjs(report.out_dir, x, backend)
+        except Exception as err:
+            return _failure(row, f"tfjs-{backend}", err)
+        result = compare(expected, np.asarray(actual))
+        result["golden_max_abs_diff"] = info.get("golden_max_abs_diff")
+        row["backends"][backend] = result
+    row["max_abs_diff"] = max(r["max_abs_diff"] for r in row["backends"].values())
+    row["rel_err"] = max(r["rel_err"] for r in row["backends"].values())
+    row["passed"] = row["rel_err"] <= tolerance
+    return row
+
+
+def run_zoo(
+    selected: Sequence[ZooEntry],
+    out_root: str | Path,
+    backends: Sequence[str] = ("wasm",),
+    *,
+    batch: int = 4,
+    seed: int = 0,
+    tolerance: float = TOLERANCE,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Rows for `selected` plus the summary (success rate, worst |Δ|, targets met)."""
+    unknown = [b for b in backends if b not in BACKENDS]
+    if unknown or not backends:
+        raise ModelInputError(
+            f"unknown TF.js backend(s) {unknown or backends}", fix=f"use one or more of {', '.join(BACKENDS)}"
+        )
+    out_root = Path(out_root)
+    rows = []
+    for entry in selected:
+        print(f"[zoo] {entry.name} ({entry.style}) ...", file=sys.stderr, flush=True)
+        row = run_entry(entry, out_root, backends, batch=batch, seed=seed, tolerance=tolerance)
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
+    return {"rows": rows, "summary": summarize(rows, tolerance), "config": _config(backends, batch, seed)}
+
+
+def summarize(rows: Sequence[dict[str, Any]], tolerance: float = TOLERANCE) -> dict[str, Any]:
+    passed = [r for r in rows if r["passed"]]
+    measured = [r["max_abs_diff"] for r in rows if r.get("max_abs_diff") is not None]
+    worst_rel = [r["rel_err"] for r in rows if r.get("rel_err") is not None]
+    return {
+        "models": len(rows),
+        "converted": sum(r["converted"] for r in rows),
+        "passed": len(passed),
+        "success_rate": len(passed) / len(rows) if rows else 0.0,
+        "worst_max_abs_diff": max(measured, default=None),
+        "worst_rel_err": max(worst_rel, default=None),
+        "tolerance": tolerance,
+        "rule": f"passed = converted, ran in TF.js, and {RELATIVE_RULE} <= {tolerance:g} on every backend",
+        "failed": [r["name"] for r in rows if not r["passed"]],
+        "targets_met": bool(rows) and len(passed) == len(rows),
+    }
+
+
+def _config(backends: Sequence[str], batch: int, seed: int) -> dict[str, Any]:
+    return {"backends": list(backends), "batch": batch, "seed": seed, "quantization": "none"}

@@ -1,0 +1,204 @@
+"""`doctor` on an export: model.json parses as a graph model, every shard is there with the byte count
+its weights need, every op is in TF.js's op list, the metadata, report.json (the web index needs it)
+and golden.json are there, the page's index lists it, and optionally TF.js itself reproduces
+golden.json."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from jax2tfjs.doctor.findings import OK, WARNING, Finding, from_error
+from jax2tfjs.errors import ExportError, MissingTfjsOpError
+from jax2tfjs.export import publish as exports_index
+
+DTYPE_BYTES = {"float32": 4, "int32": 4, "bool": 1, "float16": 2, "uint16": 2, "uint8": 1, "complex64": 8}
+# |TF.js - golden| allowed on unquantized exports, relative to the outputs' scale (as jobs/verify).
+GOLDEN_TOLERANCE = 1e-4
+
+
+def _weights_bytes(group: dict[str, Any]) -> int | None:
+    """Bytes the group's weights occupy in its shards; None when a dtype has no fixed size."""
+    total = 0
+    for weight in group.get("weights", []):
+        dtype = (weight.get("quantization") or {}).get("dtype") or weight.get("dtype")
+        if dtype not in DTYPE_BYTES:
+            return None
+        total += math.prod(weight.get("shape") or [1]) * DTYPE_BYTES[dtype]
+    return total
+
+
+def _check_shards(folder: Path, manifest: list[dict[str, Any]]) -> list[Finding]:
+    findings = []
+    for number, group in enumerate(manifest, 1):
+        paths = group.get("paths", [])
+        missing = [p for p in paths if not (folder / p).is_file()]
+        if missing:
+            err = ExportError(
+                f"weight shards missing: {', '.join(missing)}", fix="re-run `make convert` for this export"
+            )
+            findings.append(from_error("weights", err))
+            continue
+        have = sum((folder / p).stat().st_size for p in paths)
+        need = _weights_bytes(group)
+        if need is not None and have != need:
+            err = ExportError(
+                f"weight group {number}: its shards ({', '.join(paths)}) hold {have:,} bytes; model.json's weights need {need:,}",
+                fix="the export is truncated or mixed with another one: re-run `make convert` for it",
+            )
+            findings.append(from_error("weights", err))
+        else:
+            weights = len(group.get("weights", []))
+            findings.append(
+                Finding(OK, "weights", f"{len(paths)} shard(s), {have:,} bytes for {weights} weights")
+            )
+    return findings
+
+
+def _check_ops(nodes: list[dict[str, Any]]) -> Finding:
+    from jax2tfjs.export.tfjs_convert import NON_COMPUTE_OPS, tfjs_op_names
+
+    counts: dict[str, int] = {}
+    for node in nodes:
+        counts[node["op"]] = counts.get(node["op"], 0) + 1
+    known = tfjs_op_names() | NON_COMPUTE_OPS
+    missing = sorted(op for op in counts if op not in known)
+    if missing:
+        err = MissingTfjsOpError(
+            f"the graph uses ops TF.js lacks: {', '.join(f'{op}×{counts[op]}' for op in missing)}",
+            fix="convert the model with jax2tfjs (it lowers to plain TF ops); an XlaCallModule graph comes from "
+            "jax2tf/convert_jax, which TF.js cannot run",
+        )
+        return from_error("ops", err)
+    compute = sum(n for op, n in counts.items() if op not in NON_COMPUTE_OPS)
+    return Finding(OK, "ops", f"{compute} compute ops, all in TF.js's op list ({', '.join(sorted(counts))})")
+
+
+def _check_golden(folder: Path, model_json: dict[str, Any], run: bool, backend: str) -> list[Finding]:
+    path = folder / "golden.json"
+    if not path.exists():
+        return [
+            Finding(
+                WARNING, "golden.json", "missing: the page and the Node runner cannot self-check this export"
+            )
+        ]
+    try:
+        golden = json.loads(path.read_text())
+        count = math.prod(golden["input_shape"])
+        if len(_flat(golden["inputs"])) != count:
+            raise ValueError(f"{len(_flat(golden['inputs']))} input values for shape {golden['input_shape']}")
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        err = ExportError(f"golden.json is unreadable: {err}", fix="re-run `make convert` for this export")
+        return [from_error("golden.json", err)]
+    findings = [
+        Finding(OK, "golden.json", f"{golden['input_shape'][0]} inputs of {golden['input_shape'][1:]}")
+    ]
+    if not run:
+        return findings
+    from jax2tfjs.tfjs_runtime import run_in_tfjs
+
+    try:
+        _, info = run_in_tfjs(folder, None, backend, warmup=0, repeats=1)
+    except ExportError as err:
+        return [*findings, from_error("tfjs", err)]
+    diff = info.get("golden_max_abs_diff")
+    scale = max(1.0, max((abs(v) for v in _flat(golden["outputs"])), default=1.0))
+    quantization = (model_json.get("userDefinedMetadata", {}).get("jax2tfjs") or {}).get(
+        "quantization", "none"
+    )
+    if diff is None:
+        findings.append(Finding(WARNING, "tfjs", f"TF.js ({backend}) ran but reported no golden check"))
+    elif quantization == "none" and diff > GOLDEN_TOLERANCE * scale:
+        err = ExportError(
+            f"TF.js ({backend}) differs from golden.json by {diff:.2e} (allowed {GOLDEN_TOLERANCE * scale:.1e})",
+            fix="re-convert; if it persists, report it with this export (a lowering rule computes something else)",
+        )
+        findings.append(from_error("tfjs", err))
+    else:
+        findings.append(
+            Finding(
+                OK,
+                "tfjs",
+                f"TF.js {info.get('tfjs_version', '')} ({backend}) reproduces golden.json: max |Δ| {diff:.2e} ({quantization})",
+            )
+        )
+    return findings
+
+
+def _flat(values: Any) -> list[float]:
+    if isinstance(values, list):
+        return [v for item in values for v in _flat(item)]
+    return [values]
+
+
+def _check_listing(folder: Path) -> Finding | None:
+    """Whether the web page's index (two levels up) lists this export."""
+    root = folder.parent.parent
+    index_path = root / exports_index.INDEX_FILE
+    if not index_path.exists():
+        return None
+    try:
+        listed = {e["model_json"] for e in json.loads(index_path.read_text()).get("exports", [])}
+    except (OSError, ValueError, KeyError):
+        return Finding(WARNING, "web index", f"{index_path} is unreadable; the page will list no exports")
+    if f"{folder.parent.name}/{folder.name}/model.json" in listed:
+        return Finding(OK, "web index", f"listed in {index_path}")
+    return Finding(
+        WARNING,
+        "web index",
+        f"not listed in {index_path}, so `make web` does not offer it",
+        fix=f"python -c 'from jax2tfjs import exports_index; exports_index.rebuild(\"{root}\")'",
+    )
+
+
+def check_export(folder: Path, *, golden: bool = False, backend: str = "wasm") -> list[Finding]:
+    try:
+        model_json = json.loads((folder / "model.json").read_text())
+        topology, manifest = model_json["modelTopology"], model_json["weightsManifest"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        cause = (
+            "model.json is missing"
+            if isinstance(err, FileNotFoundError)
+            else f"model.json is not a graph model: {err}"
+        )
+        return [
+            from_error(
+                "model.json", ExportError(cause, fix="re-run `make convert` for this export", path=folder)
+            )
+        ]
+    nodes = topology.get("node", [])
+    findings = [Finding(OK, "model.json", f"{model_json.get('format', '?')}, {len(nodes)} nodes")]
+    findings += _check_shards(folder, manifest)
+    findings.append(_check_ops(nodes))
+    meta = (model_json.get("userDefinedMetadata") or {}).get("jax2tfjs")
+    if meta:
+        source = meta.get("source") or {}
+        origin = f", from {source['checkpoint']}" if source.get("checkpoint") else ""
+        fixes = f"; auto-fixes: {len(meta['autofixes'])}" if meta.get("autofixes") else ""
+        findings.append(
+            Finding(
+                OK,
+                "metadata",
+                f"model {meta.get('model')}, quantization {meta.get('quantization')}, input {meta.get('input', {}).get('shape')}{origin}{fixes}",
+            )
+        )
+    else:
+        findings.append(
+            Finding(WARNING, "metadata", "no jax2tfjs metadata: not written by jax2tfjs (no provenance)")
+        )
+    if (folder / "report.json").exists():
+        findings.append(Finding(OK, "report.json", "present"))
+    else:
+        findings.append(
+            Finding(
+                WARNING,
+                "report.json",
+                "missing: the exports index (and so `make web`) skips this export",
+                fix="re-run `make convert`",
+            )
+        )
+    findings += _check_golden(folder, model_json, golden, backend)
+    listing = _check_listing(folder)
+    return findings + ([listing] if listing else [])

@@ -1,0 +1,170 @@
+"""SavedModel → TF.js graph model with the `tensorflowjs` converter, plus op checks and counts."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import glob
+import io
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from jax2tfjs.errors import ExportError, MissingTfjsOpError
+from jax2tfjs.export import fusion as graph_fusion
+
+QUANTIZATIONS: dict[str, dict[str, str] | None] = {
+    "none": None,
+    "float16": {"float16": "*"},
+    "uint16": {"uint16": "*"},
+    "uint8": {"uint8": "*"},
+}
+SHARD_BYTES = 4 * 1024 * 1024
+# Graph plumbing that is not computation (and that TF.js handles or the converter strips).
+NON_COMPUTE_OPS = {
+    "Const",
+    "Placeholder",
+    "Identity",
+    "NoOp",
+    "ReadVariableOp",
+    "VarHandleOp",
+    "StatefulPartitionedCall",
+    "PartitionedCall",
+}
+
+
+def _import_tensorflowjs():
+    """tensorflowjs, imported without tensorflow_hub's pkg_resources deprecation notice.
+
+    tensorflow_decision_forests (pulled in by tensorflowjs) prints a welcome banner and, when stdout
+    is not a terminal file (pytest's capture, a notebook), imports IPython for it, which is not
+    installed: the environment variable switches the banner off."""
+    os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        import tensorflowjs
+        from tensorflowjs.converters import tf_saved_model_conversion_v2  # noqa: F401
+    return tensorflowjs
+
+
+def tfjs_op_names() -> set[str]:
+    """Every TF op TF.js implements, from tensorflowjs's own op_list/*.json."""
+    tensorflowjs = _import_tensorflowjs()
+    names: set[str] = set()
+    for path in glob.glob(os.path.join(os.path.dirname(tensorflowjs.__file__), "op_list", "*.json")):
+        with open(path) as fh:
+            names.update(entry["tfOpName"] for entry in json.load(fh))
+    return names
+
+
+def check_ops(op_types: list[str], op_sources: dict[str, list[str]]) -> None:
+    """Raise MissingTfjsOpError naming each op TF.js lacks and the primitive lines that made it."""
+    missing = [op for op in op_types if op not in tfjs_op_names() and op not in NON_COMPUTE_OPS]
+    if missing:
+        where = "; ".join(f"{op} from {', '.join(op_sources.get(op, ['?'])[:3])}" for op in missing)
+        raise MissingTfjsOpError(
+            f"the lowered graph uses TF ops that TF.js lacks: {where}",
+            fix="rewrite those lines with other operations, or fix the lowering rule that emits them",
+        )
+
+
+@contextlib.contextmanager
+def _grappler_with_our_fusion(conversion_module: Any):
+    """Inside the tensorflowjs converter, grappler runs without `remap`, and graph_fusion fuses in
+    its place: grappler's remapper fuses per CPU (oneDNN), ours the same everywhere. The converter
+    looks `_run_grappler` up on its module at each call, so swapping it there is enough; pinned to
+    tensorflowjs 4.22, whose optimize_graph asks for `remap` in its second grappler run."""
+    original = conversion_module._run_grappler
+
+    def run_grappler(config, graph_def, graph, signature_def):
+        optimizers = config.graph_options.rewrite_options.optimizers
+        fuse = "remap" in optimizers
+        optimizers[:] = [name for name in optimizers if name != "remap"]
+        optimized = original(config, graph_def, graph, signature_def)
+        if not fuse:
+            return optimized
+        outputs = {out.name.split(":")[0] for out in signature_def.outputs.values()}
+        return graph_fusion.fuse_contractions(optimized, outputs)
+
+    conversion_module._run_grappler = run_grappler
+    try:
+        yield
+    finally:
+        conversion_module._run_grappler = original
+
+
+def convert(saved_model: Path, out_dir: Path, quantization: str, metadata: dict[str, Any]) -> None:
+    if quantization not in QUANTIZATIONS:
+        raise ExportError(
+            f"unknown quantization {quantization!r}", fix=f"use one of {', '.join(QUANTIZATIONS)}"
+        )
+    tf_saved_model_conversion_v2 = _import_tensorflowjs().converters.tf_saved_model_conversion_v2
+
+    chatter = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(chatter), _grappler_with_our_fusion(tf_saved_model_conversion_v2):
+            tf_saved_model_conversion_v2.convert_tf_saved_model(
+                str(saved_model),
+                str(out_dir),
+                signature_def="serving_default",
+                saved_model_tags="serve",
+                quantization_dtype_map=QUANTIZATIONS[quantization],
+                weight_shard_size_bytes=SHARD_BYTES,
+                metadata={"jax2tfjs": metadata},
+            )
+    except ValueError as err:
+        raise ExportError(
+            f"the tensorflowjs converter refused the graph: {str(err)[:600]}",
+            fix="see the op list in the message; report it if a jax2tfjs rule emitted the op",
+        ) from err
+    model_json = out_dir / "model.json"
+    topology = _canonical_model_json(model_json)
+    check_fused_activations(topology, model_json)
+
+
+def _canonical_model_json(model_json: Path) -> dict[str, Any]:
+    """Rewrite model.json with sorted keys: the converter writes each node's attributes in protobuf
+    map order, which differs between processes (measured: oneDNN on vs off, same graph), so the
+    same model gave different bytes. TF.js reads keys by name; lists keep their order."""
+    content = json.loads(model_json.read_text())
+    model_json.write_text(json.dumps(content, sort_keys=True))
+    return content["modelTopology"]
+
+
+def check_fused_activations(topology: dict[str, Any], model_json: Path) -> None:
+    """Every fused activation must be one all our TF.js backends run (graph_fusion's table); a fused
+    op TF.js's cpu or wasm backend refuses would fail only when a page runs it."""
+    nodes = [*topology.get("node", [])]
+    for function in topology.get("library", {}).get("function", []):
+        nodes.extend(function.get("nodeDef", []))
+    allowed = {"BiasAdd", "Prelu", *graph_fusion.FUSABLE_ACTIVATIONS}
+    for node in nodes:
+        fused = node.get("attr", {}).get("fused_ops", {}).get("list", {}).get("s", [])
+        names = [base64.b64decode(op).decode() for op in fused]
+        refused = [op for op in names if op not in allowed]
+        if refused:
+            raise ExportError(
+                f"node {node['name']} ({node['op']}) fuses {', '.join(refused)}, which TF.js backends do not run",
+                fix="report this: jax2tfjs should have kept that activation a separate op",
+                path=model_json,
+            )
+
+
+def download_bytes(files: dict[str, int]) -> int:
+    """What a browser downloads of a graph model: model.json plus its weight shards (file → size)."""
+    return sum(size for name, size in files.items() if name == "model.json" or name.endswith(".bin"))
+
+
+def graph_ops(model_json: Path) -> dict[str, int]:
+    """Op type → count in the converted (optimised, fused) graph model."""
+    topology = json.loads(model_json.read_text())["modelTopology"]
+    counts: dict[str, int] = {}
+    for node in topology.get("node", []):
+        counts[node["op"]] = counts.get(node["op"], 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def compute_op_count(ops: dict[str, int]) -> int:
+    return sum(n for op, n in ops.items() if op not in NON_COMPUTE_OPS)
