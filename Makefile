@@ -24,6 +24,9 @@ MEMORY_LIMIT_GB ?= 8
 export MEMORY_LIMIT_GB
 # Jobs skip the optional matplotlib/pyarrow imports of Keras and pandas (shared/jax2tfjs/lean_imports.py).
 export JAX2TFJS_LEAN_IMPORTS := 1
+# TensorFlow's C++ info lines (CUDA probes on a CPU machine) drown the jobs' output; errors still show.
+# Set here and in compose.yaml, never by the library (importing jax2tfjs changes no environment variable).
+export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 # ---- environments -----------------------------------------------------------------------------------
 PYTHON ?= python3.11
@@ -70,8 +73,6 @@ endif
 run_job = $(if $(filter docker,$(RUNNER)),docker compose run --rm --no-deps $(1) $(2),$(VENV)/$(JOB_IMAGE_$(1))/bin/python jobs/$(1).py $(2))
 # Local jobs need their venv; docker jobs need the engine.
 job_prereq = $(if $(filter local,$(RUNNER)),$(VENV)/$(JOB_IMAGE_$(1))/.synced,docker-check)
-# $(call not_built,TARGET,ISSUE): a plain statement instead of a confusing failure.
-not_built = echo "make $(1): not built yet ($(2)); see README.md 'Status'" >&2; exit 3
 
 .PHONY: help setup lock docs data train train-all convert convert-all convert-interactive verify check examine doctor doctor-bench zoo web web-stop demo test lint bench clean \
 	docker-check jobs-table
@@ -92,6 +93,7 @@ web/node_modules/.synced: web/package-lock.json
 	@touch $@
 
 # TF.js 4.22 for Node (cpu + wasm backends), pinned by package-lock.json; runs every export for real.
+# This folder is the runner's default node runtime (JAX2TFJS_NODE_RUNTIME unset; docs/environments.md).
 $(NODE_RUNNER)/node_modules/.synced: $(NODE_RUNNER)/package-lock.json
 	@echo "[setup] node: npm ci in $(NODE_RUNNER)"
 	cd $(NODE_RUNNER) && npm ci --no-audit --no-fund --loglevel=error
@@ -103,6 +105,10 @@ $(UV):
 	$(VENV)/uv/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
 
 # $(call venv_rule,NAME,LOCKFILE,INSTALL_PACKAGE?)
+# The local venvs install the package editable on purpose: jobs and tests run the working tree as it
+# is edited, and .synced depends only on the lock and pyproject.toml, so a non-editable copy would go
+# stale without `make setup` noticing. The images install the built wheel instead (docker/*/Dockerfile),
+# and tests/convert_env/test_wheel.py installs the wheel into a fresh venv to prove that route works.
 define venv_rule
 $(VENV)/$(1)/.synced: $(2) shared/pyproject.toml | $(UV)
 	@echo "[setup] $(1): syncing $(VENV)/$(1) with $(2)"
@@ -193,13 +199,10 @@ bench: setup $(BENCH_ENVS) data ## ours vs the official convert_jax and jax2onnx
 	$(VENV)/train/bin/python -m bench.perf train --out=bench/train_speed.json
 	$(VENV)/convert/bin/python -m bench.perf run --out-dir=bench
 
-# The steps after data, as job:target; a step whose job file does not exist yet is reported, not run.
-DEMO_STEPS := train:train-all convert:convert-all verify:verify
-demo: setup data ## the whole pipeline on the default data: setup, data, then every step that exists
-	@for pair in $(DEMO_STEPS); do job=$${pair%%:*}; target=$${pair#*:}; \
-		if [ -f jobs/$$job.py ]; then $(MAKE) $$target; \
-		else echo "[demo] $$target: not built yet, skipped (see README.md 'Status')"; fi; \
-	done
+demo: setup data ## the whole pipeline on the default data: setup, data, train-all, convert-all, verify
+	$(MAKE) train-all
+	$(MAKE) convert-all
+	$(MAKE) verify
 
 # ---- quality ----------------------------------------------------------------------------------------------
 test: setup lint ## run every test suite (train env, then convert env)

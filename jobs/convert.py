@@ -11,9 +11,9 @@ import numpy as np
 
 from jax2tfjs import atomic, checkpoints
 from jax2tfjs.api import to_tensorflowjs
-from jax2tfjs.data import load_dataset
+from jax2tfjs.data import DATA_FILE, load_dataset
 from jax2tfjs.errors import ModelInputError
-from jax2tfjs.export import publish as exports_index
+from jax2tfjs.export import publish
 from jax2tfjs.export.tfjs_convert import NON_COMPUTE_OPS, QUANTIZATIONS
 from jax2tfjs.jobkit import run_job
 from jax2tfjs.models import model_names, resolve_name
@@ -96,8 +96,11 @@ def main(
             )
             for warning in report.warnings:
                 print(f"[convert] warning: {warning}")
-        exports_index.rebuild(export_dir)
-        exports_index.write_samples(export_dir, arrays["x_test"], arrays["y_test"])
+        publish.publish(
+            export_dir,
+            (arrays["x_test"], arrays["y_test"]),
+            samples_source=f"the test split of {Path(data_dir) / DATA_FILE}",
+        )
         return {"out_dirs": out_dirs}
 
     result = run_job("convert", work, memory_limit_gb=memory_limit_gb, report_path=None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fire
 
 from jax2tfjs.data import build_dataset
-from jax2tfjs.jobkit import run_job
+from jax2tfjs.jobkit import quiet_native_logs, run_job
 
 
 def main(
@@ -28,6 +28,7 @@ def main(
       force: rebuild even when mnist.npz matches its manifest.
       memory_limit_gb: the memory guard's limit (default $MEMORY_LIMIT_GB or 8).
     """
+    quiet_native_logs()  # before TFDS imports TensorFlow (inside build_dataset)
     run_job(
         "data",
         lambda: {

@@ -1,6 +1,8 @@
-"""Verify job: `make verify [MODEL=] [QUANT=]` → verify.json per export, exports/report.md + chart.
+"""Verify job: `make verify [MODEL=] [QUANT=] [SAMPLES=]` → verify.json per export, exports/report.md + chart.
 
-Exits 4, naming the offending exports, when any export breaks its thresholds.
+Every export is checked from its own folder (jax2tfjs.verify): TF.js on the cpu and wasm backends
+against its golden.json, and, for exports of checkpoints, accuracy on the test split of
+volumes/data. Exits 4, naming the offending exports, when any export breaks its thresholds.
 """
 
 from __future__ import annotations
@@ -13,15 +15,34 @@ import fire
 import numpy as np
 
 from jax2tfjs import atomic
-from jax2tfjs.data import load_dataset
+from jax2tfjs.compare import EXIT_THRESHOLDS_MISSED
+from jax2tfjs.data import DATA_FILE, check_dataset, load_dataset
 from jax2tfjs.errors import ExportError
-from jax2tfjs.export import publish as exports_index
+from jax2tfjs.export import publish
 from jax2tfjs.jobkit import run_job
 from jax2tfjs.models import resolve_name
 from jax2tfjs.verify import report as verify_report
-from jax2tfjs.verify.runner import VERIFY_FILE, Thresholds, export_folders, verify_export
+from jax2tfjs.verify.runner import VERIFY_FILE, TestSplit, export_folders, verify_exports
+from jax2tfjs.verify.thresholds import Thresholds
 
-EXIT_THRESHOLDS_BROKEN = 4
+
+def _test_split(data_dir: str, samples: int | None) -> tuple[TestSplit | None, tuple | None]:
+    """The MNIST test split as the exports take it (uint8 / 255, float32), and the raw digits for
+    samples.json; (None, None) with a note when there is no data."""
+    manifest, reason = check_dataset(data_dir)
+    if manifest is None:
+        print(f"[verify] no test data ({reason}): checking golden.json only", flush=True)
+        return None, None
+    arrays, manifest = load_dataset(data_dir)
+    total = len(arrays["y_test"])
+    count = min(samples or total, total)
+    split = TestSplit(
+        images=arrays["x_test"][:count].astype(np.float32) / 255.0,
+        labels=arrays["y_test"][:count],
+        dataset_sha256=manifest.get("sha256"),
+        whole=count == total,
+    )
+    return split, (arrays["x_test"], arrays["y_test"])
 
 
 def main(
@@ -31,27 +52,30 @@ def main(
     backends: str = "cpu,wasm",
     export_dir: str = "volumes/exports",
     data_dir: str = "volumes/data",
-    none_max_abs_diff: float = Thresholds.none_max_abs_diff,
+    none_max_rel_err: float = Thresholds.none_max_rel_err,
     none_min_agreement: float = Thresholds.none_min_agreement,
+    none_max_drop_points: float = Thresholds.none_max_drop_points,
     float16_max_drop_points: float = Thresholds.float16_max_drop_points,
     uint16_max_drop_points: float = Thresholds.uint16_max_drop_points,
     uint8_max_drop_points: float = Thresholds.uint8_max_drop_points,
     timing_repeats: int = 10,
     memory_limit_gb: float | None = None,
 ) -> None:
-    """Check every export (or MODEL/QUANT) in real TF.js against JAX on the test split.
+    """Check every export (or MODEL/QUANT) in real TF.js against its golden.json and, for exports of
+    checkpoints, its accuracy on the test split.
 
     Args:
       model: only this model's exports (jax_cnn, flax_cnn, flax_mlp or jax, flax, mlp).
       quantization: only this quantization.
       samples: use the first N test images (default: the whole test split).
       backends: comma-separated TF.js backends (cpu, wasm).
-      none_max_abs_diff, none_min_agreement, *_max_drop_points: thresholds.
+      none_max_rel_err, none_min_agreement, *_max_drop_points: thresholds.
       timing_repeats: timed runs per batch size (median reported).
     """
     thresholds = Thresholds(
-        none_max_abs_diff,
+        none_max_rel_err,
         none_min_agreement,
+        none_max_drop_points,
         float16_max_drop_points,
         uint16_max_drop_points,
         uint8_max_drop_points,
@@ -66,23 +90,13 @@ def main(
                 fix="run `make convert` (or `make convert-all`) first",
                 path=root,
             )
-        arrays, _ = load_dataset(data_dir)
-        count = samples or len(arrays["y_test"])
-        images = arrays["x_test"][:count].astype(np.float32) / 255.0
-        labels = arrays["y_test"][:count]
-        rows = []
-        for folder in folders:
-            print(f"[verify] {folder.parent.name}/{folder.name} ...", flush=True)
-            row = verify_export(
-                folder, images, labels, thresholds, tuple(backends.split(",")), timing_repeats
-            )
-            if folder.exists():
-                atomic.write_json(folder / VERIFY_FILE, row)
-            rows.append(row)
-            print(
-                f"[verify] {row['export']}: {'pass' if row['passed'] else 'FAIL ' + '; '.join(row['failures'])}"
-            )
-        return {"rows": rows}
+        split, digits = _test_split(data_dir, samples)
+        print(f"[verify] {len(folders)} exports on {backends} ...", flush=True)
+        rows = verify_exports(folders, split, thresholds, tuple(backends.split(",")), timing_repeats)
+        for row in rows:
+            verdict = "pass" if row["passed"] else "FAIL " + "; ".join(row["failures"])
+            print(f"[verify] {row['export']}: {verdict}", flush=True)
+        return {"rows": rows, "digits": digits}
 
     result = run_job("verify", work, memory_limit_gb=memory_limit_gb, report_path=None)
     job = {key: result[key] for key in ("wall_s", "peak_rss_mb", "memory_limit_gb")}
@@ -91,21 +105,23 @@ def main(
         folder = root / row["export"]
         if folder.exists():
             atomic.write_json(folder / VERIFY_FILE, row)
-    if model is None and quantization is None:
-        verify_report.write(root, rows, job)
-    else:  # a partial run: the summary covers every verified export on disk
-        every = [
+    if (
+        model is not None or quantization is not None
+    ):  # a partial run: the summary covers every verified export
+        rows_on_disk = [
             json.loads((f / VERIFY_FILE).read_text())
             for f in export_folders(root)
             if (f / VERIFY_FILE).exists()
         ]
-        verify_report.write(root, every, job)
-    exports_index.rebuild(root)
+        verify_report.write(root, rows_on_disk, job)
+    else:
+        verify_report.write(root, rows, job)
+    publish.publish(root, result["digits"], samples_source=f"the test split of {Path(data_dir) / DATA_FILE}")
     print((root / "report.md").read_text())
     failed = [row["export"] for row in rows if not row["passed"]]
     if failed:
         print(f"[verify] FAILED: {', '.join(failed)} broke their thresholds (see above)", file=sys.stderr)
-        raise SystemExit(EXIT_THRESHOLDS_BROKEN)
+        raise SystemExit(EXIT_THRESHOLDS_MISSED)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ from conftest import ROOT, run, venv_python
 from jax2tfjs import checkpoints
 from jax2tfjs.errors import CheckpointError
 from jax2tfjs.models import get_model
+from jax2tfjs.prepare.locate import locate
+from jax2tfjs.prepare.trees import natural_key
 from jax2tfjs.training import TrainConfig, train_and_evaluate
 
 
@@ -105,6 +107,23 @@ def test_examine_finds_params_in_a_flax_train_state_and_frozendicts(tmp_path):
     nested = train_state.TrainState.create(apply_fn=model.apply, params=variables, tx=optax.sgd(0.1))
     found = checkpoints.examine(save_foreign(tmp_path / "nested", nested))
     assert found["params_path"] == "params/params" and found["totals"]["arrays"] == 8
+
+
+def test_examine_and_conversion_locate_the_params_the_same_way(tmp_path):
+    """The optimizer's moments have the params' very structure; `examine` (no model at hand) and the
+    key fix (with the model's tree) both take 'params', through the one `locate`."""
+    model = get_model("flax_mlp")
+    params = jax.tree.map(np.asarray, model.init(jax.random.key(0)))
+    moments = jax.tree.map(np.zeros_like, params)
+    state = {"step": np.int32(3), "params": params, "opt_state": [{"mu": moments, "nu": moments}]}
+    found = checkpoints.examine(save_foreign(tmp_path / "dict", state))
+    expected = jax.eval_shape(model.init, jax.random.key(0))
+    assert locate(state).path == locate(state, expected).path == ("params",)
+    assert found["params_path"] == "params"
+    assert found["totals"]["arrays"] == len(jax.tree.leaves(params))
+    assert set(found["other_state"]) == {"step", "opt_state"}
+    paths = [row["path"] for row in found["params"]]
+    assert paths == sorted(paths, key=lambda p: [natural_key(k) for k in p.split("/")])
 
 
 def test_bad_folders_get_errors_that_name_them_and_list_what_exists(trained, tmp_path):

@@ -10,9 +10,8 @@ from typing import Any
 import fire
 
 from jax2tfjs import atomic
+from jax2tfjs.compare import EXIT_THRESHOLDS_MISSED
 from jax2tfjs.jobkit import run_job
-
-EXIT_TARGETS_MISSED = 4
 
 
 def doctor_bench(
@@ -49,7 +48,7 @@ def doctor_bench(
 
     report = run_job("doctor-bench", work, memory_limit_gb=memory_limit_gb, report_path=None)
     if report["problems"]:
-        raise SystemExit(EXIT_TARGETS_MISSED)
+        raise SystemExit(EXIT_THRESHOLDS_MISSED)
 
 
 if __name__ == "__main__":

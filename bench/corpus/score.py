@@ -26,11 +26,11 @@ from typing import Any
 import numpy as np
 
 from bench.corpus.cases import CHECKPOINT, DTYPES, KEYS, SHAPES, Case, Setup
+from jax2tfjs.compare import TOLERANCE, relative_error
 from jax2tfjs.doctor import checks as doctor
 from jax2tfjs.errors import EXIT_MEMORY_LIMIT, Jax2TfjsError
 from jax2tfjs.tables import format_table, sci, text
 
-PARITY_TOLERANCE = 1e-4  # |Δ| ≤ tolerance · max(1, |reference|), as jobs/verify for unquantized exports
 TARGET_RIGHT_CODE = 100.0
 TARGET_FIXED = 60.0
 CONVERTED = "converted"
@@ -76,9 +76,9 @@ class Result:
         if not (self.fixable and self.code_on == CONVERTED and self.autofixes):
             return False
         required = (self.savedmodel_diff, self.reference_diff)
-        if any(d is None or d > PARITY_TOLERANCE for d in required):
+        if any(d is None or d > TOLERANCE for d in required):
             return False
-        return self.tfjs_diff is None or self.tfjs_diff <= PARITY_TOLERANCE  # measured only with tfjs=True
+        return self.tfjs_diff is None or self.tfjs_diff <= TOLERANCE  # measured only with tfjs=True
 
     @property
     def worst_diff(self) -> float | None:
@@ -112,11 +112,6 @@ def _golden(out_dir: Path) -> tuple[np.ndarray, np.ndarray]:
     return x, np.asarray(golden["outputs"], np.float32)
 
 
-def _relative(got: np.ndarray, want: np.ndarray) -> float:
-    """max |got − want| scaled down by the outputs' size when they are large."""
-    return float(np.max(np.abs(got - want)) / max(1.0, float(np.max(np.abs(want)))))
-
-
 def _parity(result: Result, setup: Setup, report: Any, out_dir: Path, tfjs: bool) -> None:
     result.autofixes = list(report.autofixes)
     result.savedmodel_diff = float(report.savedmodel_max_abs_diff)
@@ -125,12 +120,12 @@ def _parity(result: Result, setup: Setup, report: Any, out_dir: Path, tfjs: bool
         return
     x, fixed_outputs = _golden(out_dir)
     want = np.asarray(setup.reference(x), np.float32)
-    result.reference_diff = _relative(fixed_outputs.reshape(want.shape), want)
+    result.reference_diff = relative_error(fixed_outputs.reshape(want.shape), want)
     if tfjs:
         from jax2tfjs.tfjs_runtime import run_in_tfjs
 
         got, _ = run_in_tfjs(out_dir, x, "wasm", warmup=0, repeats=1)
-        result.tfjs_diff = _relative(np.asarray(got).reshape(want.shape), want)
+        result.tfjs_diff = relative_error(np.asarray(got).reshape(want.shape), want)
 
 
 def _doctor_code(path: Path) -> str | None:
@@ -297,7 +292,7 @@ def render(results: list[Result]) -> str:
         f"right code and a fix: {summary['right_code_and_fix_pct']} % (target {TARGET_RIGHT_CODE:g} %)",
         f"fixed automatically:  {summary['fixed_automatically_pct']} % of {summary['cases']} cases "
         f"({summary['fixable_cases_fixed']} of {summary['fixable_cases']} fixable; target ≥ {TARGET_FIXED:g} %)",
-        f"worst parity |Δ| of a fixed case: {sci(summary['worst_parity_diff'])} (allowed {PARITY_TOLERANCE:g})",
+        f"worst parity |Δ| of a fixed case: {sci(summary['worst_parity_diff'])} (allowed {TOLERANCE:g})",
     ]
     return "\n".join(lines)
 

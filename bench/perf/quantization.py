@@ -15,11 +15,11 @@ import numpy as np
 from tqdm import tqdm
 
 from bench.perf.weights_file import load_params
+from jax2tfjs import compare
 from jax2tfjs.api import to_tensorflowjs
 from jax2tfjs.export.tfjs_convert import QUANTIZATIONS
 from jax2tfjs.models import get_model
 from jax2tfjs.tfjs_runtime import run_in_tfjs
-from jax2tfjs.verify.runner import compare
 
 
 def run(
@@ -55,20 +55,21 @@ def run(
                 outputs.setdefault(quant, out)
                 timings[quant].append(info)
                 bar.update()
-    baseline = float(np.mean(jax_logits.argmax(-1) == labels))
+    baseline = compare.accuracy(jax_logits, labels)
     rows = []
     for quant in QUANTIZATIONS:
         report = reports[quant]
-        scores = compare(outputs[quant], jax_logits, labels)
+        scores = compare.compare(outputs[quant], jax_logits)
+        accuracy = compare.accuracy(outputs[quant], labels)
         rows.append(
             {
                 "quantization": quant,
                 "model_bytes": report.model_bytes,
                 "bytes_vs_none": report.model_bytes / reports["none"].model_bytes,
-                "accuracy": scores["accuracy"],
-                "accuracy_drop_points": (baseline - scores["accuracy"]) * 100,
-                "argmax_agreement_vs_jax": scores["argmax_agreement"],
-                "max_abs_diff_vs_jax": scores["max_abs_diff"],
+                "accuracy": accuracy,
+                "accuracy_drop_points": compare.drop_points(baseline, accuracy),
+                "argmax_agreement_vs_jax": scores.argmax_agreement,
+                "max_abs_diff_vs_jax": scores.max_abs_diff,
                 "load_ms": statistics.median(t["load_ms"] for t in timings[quant]),
                 "batch1_ms": statistics.median(t["timings"]["1"] for t in timings[quant]),
                 "batch32_ms": statistics.median(t["timings"]["32"] for t in timings[quant]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,30 @@ TARGETS = [
 ]
 
 
+# Written by the verify timing run (old vs new `make verify`), not by `make bench`: rendered when present.
+VERIFY_SPEED = Path(__file__).parents[1] / "verify_speed.json"
+
+
+def verify_speed_lines(path: Path = VERIFY_SPEED) -> list[str]:
+    if not path.exists():
+        return []
+    speed = json.loads(path.read_text())
+    runs = ", ".join(f"{r['code']} {r['wall_s']:.0f} s" for r in speed["runs"])
+    return [
+        f"## `make verify` on the {speed['exports']} demo exports: old vs new",
+        "",
+        f"Measured {speed['created']} ({speed['machine']}), alternating old and new, medians: old "
+        f"**{speed['median_old_s']:.0f} s**, new **{speed['median_new_s']:.1f} s**, new/old = "
+        f"**{speed['new_over_old']:.3f}** ({speed['speedup']:.0f}× faster; the target was at most 1/4). "
+        f"Runs in order: {runs}.",
+        "",
+        f"- old: {speed['old']}.",
+        f"- new: {speed['new']}.",
+        f"- how: {speed['command']}. Raw figures: verify_speed.json.",
+        "",
+    ]
+
+
 def markdown(results: dict[str, Any]) -> str:
     conv, inf, quant = results["conversion"], results["inference"], results["quantization"]
     ops = "\n".join(f"- {row['label']}: {_ops(row['ops'])}" for row in conv["rows"])
@@ -160,6 +185,7 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         markdown_table(results["jobs_memory"]["rows"], JOBS),
         "",
+        *verify_speed_lines(),
     ]
     return "\n".join(lines)
 

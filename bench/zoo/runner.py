@@ -5,9 +5,9 @@ compute ops, model bytes and conversion time. A `Jax2TfjsError` is recorded by i
 stage says whether conversion or TF.js raised it); any other exception is a crash, recorded with
 its type and message, and counts as a failure.
 
-Relative error = max|Δ| / max(1, max|y_jax|): absolute for outputs of magnitude ≤ 1 (probabilities,
-most logits), relative to the largest output otherwise. A model passes when it converted, ran, and
-its relative error is within the tolerance on every backend.
+The comparison is the package's own (jax2tfjs.compare, the rule verify and doctor use too): relative
+error = max|Δ| / max(1, max|y_jax|). A model passes when it converted, ran, and its relative error
+is within the tolerance on every backend.
 """
 
 from __future__ import annotations
@@ -21,13 +21,14 @@ from typing import Any
 import numpy as np
 
 from bench.zoo.registry import ZooEntry
+from jax2tfjs import compare as comparison
 from jax2tfjs.api import to_tensorflowjs
+from jax2tfjs.compare import RELATIVE_RULE, TOLERANCE
 from jax2tfjs.errors import Jax2TfjsError, ModelInputError
 from jax2tfjs.export.tfjs_convert import NON_COMPUTE_OPS
 from jax2tfjs.tfjs_runtime import BACKENDS, run_in_tfjs
 
-TOLERANCE = 1e-4
-RELATIVE_RULE = "relative error = max|Δ| / max(1, max|y_jax|)"
+__all__ = ["RELATIVE_RULE", "TOLERANCE", "run_entry", "run_zoo", "summarize"]
 
 
 def _failure(row: dict[str, Any], stage: str, err: BaseException) -> dict[str, Any]:
@@ -39,20 +40,6 @@ def _failure(row: dict[str, Any], stage: str, err: BaseException) -> dict[str, A
         row["error_message"] = f"{stage}: {type(err).__name__}: {str(err)[:600]}"
     row["passed"] = False
     return row
-
-
-def compare(expected: np.ndarray, actual: np.ndarray) -> dict[str, float]:
-    """max |Δ| and the relative error of `actual` against `expected` (inf on a shape mismatch or
-    a non-finite value where JAX's is finite)."""
-    if actual.shape != expected.shape:
-        return {"max_abs_diff": float("inf"), "rel_err": float("inf")}
-    diff = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
-    diff = np.where(np.isnan(actual) & np.isnan(expected), 0.0, diff)  # NaN where JAX has NaN agrees
-    worst = float(np.max(diff, initial=0.0))
-    if np.isnan(worst):
-        worst = float("inf")
-    scale = max(1.0, float(np.max(np.abs(expected[np.isfinite(expected)]), initial=0.0)))
-    return {"max_abs_diff": worst, "rel_err": worst / scale}
 
 
 def run_entry(
@@ -118,9 +105,12 @@ def run_entry(
             actual, info = run_in_tfjs(report.out_dir, x, backend)
         except Exception as err:
             return _failure(row, f"tfjs-{backend}", err)
-        result = compare(expected, np.asarray(actual))
-        result["golden_max_abs_diff"] = info.get("golden_max_abs_diff")
-        row["backends"][backend] = result
+        result = comparison.compare(np.asarray(actual), expected)
+        row["backends"][backend] = {
+            "max_abs_diff": result.max_abs_diff,
+            "rel_err": result.rel_err,
+            "golden_max_abs_diff": info.get("golden_max_abs_diff"),
+        }
     row["max_abs_diff"] = max(r["max_abs_diff"] for r in row["backends"].values())
     row["rel_err"] = max(r["rel_err"] for r in row["backends"].values())
     row["passed"] = row["rel_err"] <= tolerance

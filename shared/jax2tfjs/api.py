@@ -1,18 +1,21 @@
 """`to_tensorflowjs`: one entry point from a JAX/Flax model to a verified TF.js graph model.
 
-Phases: restore (resolve the model and its params), trace (make_jaxpr, symbolic batch), lower
-(jaxpr → tf.function, op check against TF.js's op list), save (SavedModel), tfjs (the tensorflowjs
-converter with quantization), check (SavedModel vs JAX on golden inputs). Everything is written
-into a temporary folder beside `out_dir` and renamed into place at the end, so a failed run never
-leaves a half export and never damages the previous one.
+Phases, one function each: restore (`sources.resolve`: the model and its params, prepared), trace
+(`_trace`: make_jaxpr, symbolic batch), lower (`_lower`: jaxpr → tf.function, op check against
+TF.js's op list), save (SavedModel), tfjs (the tensorflowjs converter with quantization), check
+(`_savedmodel_diff`: SavedModel vs JAX on golden inputs), publish (`_replace_dir`). Everything is
+written into a temporary folder beside `out_dir` and renamed into place at the end, so a failed run
+never leaves a half export and never damages the previous one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,8 +25,8 @@ import numpy as np
 
 from jax2tfjs import atomic, sources
 from jax2tfjs.errors import Jax2TfjsError, ModelInputError
-from jax2tfjs.export import savedmodel
-from jax2tfjs.export import tfjs_convert as tfjs_export
+from jax2tfjs.export import savedmodel, tfjs_convert
+from jax2tfjs.lowering import tf_module
 from jax2tfjs.prepare import input_spec as specs
 from jax2tfjs.provenance import package_versions
 
@@ -77,14 +80,14 @@ def _trace(
     spec mismatch (J2T309); when that spec is the same values reshaped, auto-fix reshapes inside
     the export (the change goes to `resolved.autofixes`) and traces again."""
     try:
-        return savedmodel.trace(resolved.apply, resolved.params, spec, dynamic_batch)
+        return tf_module.trace(resolved.apply, resolved.params, spec, dynamic_batch)
     except ModelInputError as err:
         adapter = _input_adapter(err, resolved, spec, autofix)
         if adapter is None:
             raise
     resolved.apply = adapter.wrap(resolved.apply)
     resolved.autofixes.append(adapter.describe())
-    return savedmodel.trace(resolved.apply, resolved.params, spec, dynamic_batch)
+    return tf_module.trace(resolved.apply, resolved.params, spec, dynamic_batch)
 
 
 def _golden_inputs(spec: jax.ShapeDtypeStruct, given: np.ndarray | None) -> np.ndarray:
@@ -134,11 +137,7 @@ def to_tensorflowjs(
     `autofix` (on by default) repairs parameters that have exactly one reading the model accepts
     (wrapped or renamed keys, other frameworks' layouts, dtypes TF.js lacks) and lists each change in
     `report.autofixes`; off, each of those is an error saying what auto-fix would do."""
-    quantization = quantization or "none"
-    if quantization not in tfjs_export.QUANTIZATIONS:
-        raise ModelInputError(
-            f"unknown quantization {quantization!r}", fix=f"use one of {', '.join(tfjs_export.QUANTIZATIONS)}"
-        )
+    quantization = _checked_quantization(quantization)
     out_dir = Path(out_dir)
     phases = _Phases(progress)
     resolved = phases.run(
@@ -150,14 +149,62 @@ def to_tensorflowjs(
     if progress:
         for change in resolved.autofixes:
             print(f"[convert] autofix: {change}", flush=True)
-    module = phases.run(
-        "lower", lambda: savedmodel.ExportModule(closed, resolved.params, spec, dynamic_batch)
-    )
-    tfjs_export.check_ops(module.op_types(), module.ctx.op_sources)
+    module = phases.run("lower", lambda: _lower(closed, resolved, spec, dynamic_batch))
+    golden = _golden(resolved, spec, golden_inputs)
+    metadata = _export_metadata(resolved, spec, dynamic_batch, quantization, name, labels)
+    with _staging_beside(out_dir) as staging:
+        saved_dir, export_dir = staging / "saved_model", staging / "tfjs"
+        phases.run("save", lambda: savedmodel.save(module, saved_dir))
+        phases.run("tfjs", lambda: tfjs_convert.convert(saved_dir, export_dir, quantization, metadata))
+        max_diff = phases.run("check", lambda: _savedmodel_diff(saved_dir, golden))
+        _write_golden(export_dir, golden)
+        report = _report(resolved, module, metadata, export_dir, out_dir, max_diff, phases.times)
+        atomic.write_json(export_dir / "report.json", report.to_dict())
+        _replace_dir(export_dir, out_dir)
+    return report
 
-    golden_x = _golden_inputs(spec, golden_inputs)
-    golden_y = np.asarray(jax.jit(resolved.apply)(resolved.params, golden_x), dtype=np.float32)
-    metadata = {
+
+def _checked_quantization(quantization: str | None) -> str:
+    quantization = quantization or "none"
+    if quantization not in tfjs_convert.QUANTIZATIONS:
+        raise ModelInputError(
+            f"unknown quantization {quantization!r}",
+            fix=f"use one of {', '.join(tfjs_convert.QUANTIZATIONS)}",
+        )
+    return quantization
+
+
+def _lower(
+    closed: Any, resolved: sources.ResolvedModel, spec: jax.ShapeDtypeStruct, dynamic_batch: bool
+) -> tf_module.ExportModule:
+    """The jaxpr as a TF module; every op it emits must exist in TF.js (MissingTfjsOpError names the
+    line that made one that does not)."""
+    module = tf_module.ExportModule(closed, resolved.params, spec, dynamic_batch)
+    tfjs_convert.check_ops(module.op_types(), module.ctx.op_sources)
+    return module
+
+
+@dataclass(frozen=True)
+class _Golden:
+    inputs: np.ndarray
+    outputs: np.ndarray  # JAX's, as float32
+
+
+def _golden(resolved: sources.ResolvedModel, spec: jax.ShapeDtypeStruct, given: np.ndarray | None) -> _Golden:
+    x = _golden_inputs(spec, given)
+    return _Golden(x, np.asarray(jax.jit(resolved.apply)(resolved.params, x), dtype=np.float32))
+
+
+def _export_metadata(
+    resolved: sources.ResolvedModel,
+    spec: jax.ShapeDtypeStruct,
+    dynamic_batch: bool,
+    quantization: str,
+    name: str | None,
+    labels: list[str] | None,
+) -> dict[str, Any]:
+    """What model.json's userDefinedMetadata.jax2tfjs records (the web page and verify read it)."""
+    return {
         "model": name or resolved.name,
         "input": {
             "name": savedmodel.INPUT_NAME,
@@ -172,55 +219,67 @@ def to_tensorflowjs(
         "converter": "jax2tfjs (own jaxpr lowering; no jax2tf)",
     }
 
+
+@contextlib.contextmanager
+def _staging_beside(out_dir: Path) -> Iterator[Path]:
+    """A temporary folder next to `out_dir` (same file system, so the final rename is atomic),
+    removed afterwards whatever happened."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     try:
-        saved_dir = staging / "saved_model"
-        phases.run("save", lambda: savedmodel.save(module, saved_dir))
-        export_dir = staging / "tfjs"
-        phases.run("tfjs", lambda: tfjs_export.convert(saved_dir, export_dir, quantization, metadata))
-        max_diff = phases.run("check", lambda: _savedmodel_diff(saved_dir, golden_x, golden_y))
-        atomic.write_json(
-            export_dir / "golden.json",
-            {
-                "input_shape": list(golden_x.shape),
-                "inputs": golden_x.tolist(),
-                "outputs": golden_y.tolist(),
-                "note": "JAX's outputs for these inputs; runners and the web page self-check against them",
-            },
-        )
-        ops = tfjs_export.graph_ops(export_dir / "model.json")
-        files = {p.name: p.stat().st_size for p in sorted(export_dir.iterdir()) if p.is_file()}
-        report = ConversionReport(
-            model=metadata["model"],
-            form=resolved.form,
-            quantization=quantization,
-            out_dir=str(out_dir),
-            input_spec=metadata["input"],
-            labels=metadata["labels"],
-            files=files,
-            total_bytes=sum(files.values()),
-            model_bytes=tfjs_export.download_bytes(files),
-            weight_bytes=sum(size for file, size in files.items() if file.endswith(".bin")),
-            tf_ops=module.op_types(),
-            tfjs_ops=ops,
-            tfjs_compute_ops=tfjs_export.compute_op_count(ops),
-            savedmodel_max_abs_diff=max_diff,
-            phases_s=phases.times,
-            warnings=sorted({*resolved.warnings, *module.ctx.warnings}),
-            autofixes=resolved.autofixes,
-            provenance=resolved.provenance,
-            packages=metadata["packages"],
-        )
-        atomic.write_json(export_dir / "report.json", report.to_dict())
-        _replace_dir(export_dir, out_dir)
+        yield staging
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return report
 
 
-def _savedmodel_diff(saved_dir: Path, x: np.ndarray, expected: np.ndarray) -> float:
-    return float(np.max(np.abs(savedmodel.run_saved(saved_dir, x) - expected)))
+def _savedmodel_diff(saved_dir: Path, golden: _Golden) -> float:
+    return float(np.max(np.abs(savedmodel.run_saved(saved_dir, golden.inputs) - golden.outputs)))
+
+
+def _write_golden(export_dir: Path, golden: _Golden) -> None:
+    atomic.write_json(
+        export_dir / "golden.json",
+        {
+            "input_shape": list(golden.inputs.shape),
+            "inputs": golden.inputs.tolist(),
+            "outputs": golden.outputs.tolist(),
+            "note": "JAX's outputs for these inputs; runners and the web page self-check against them",
+        },
+    )
+
+
+def _report(
+    resolved: sources.ResolvedModel,
+    module: tf_module.ExportModule,
+    metadata: dict[str, Any],
+    export_dir: Path,
+    out_dir: Path,
+    max_diff: float,
+    phases_s: dict[str, float],
+) -> ConversionReport:
+    ops = tfjs_convert.graph_ops(export_dir / "model.json")
+    files = {p.name: p.stat().st_size for p in sorted(export_dir.iterdir()) if p.is_file()}
+    return ConversionReport(
+        model=metadata["model"],
+        form=resolved.form,
+        quantization=metadata["quantization"],
+        out_dir=str(out_dir),
+        input_spec=metadata["input"],
+        labels=metadata["labels"],
+        files=files,
+        total_bytes=sum(files.values()),
+        model_bytes=tfjs_convert.download_bytes(files),
+        weight_bytes=sum(size for file, size in files.items() if file.endswith(".bin")),
+        tf_ops=module.op_types(),
+        tfjs_ops=ops,
+        tfjs_compute_ops=tfjs_convert.compute_op_count(ops),
+        savedmodel_max_abs_diff=max_diff,
+        phases_s=phases_s,
+        warnings=sorted({*resolved.warnings, *module.ctx.warnings}),
+        autofixes=resolved.autofixes,
+        provenance=resolved.provenance,
+        packages=metadata["packages"],
+    )
 
 
 def _replace_dir(source: Path, target: Path) -> None:

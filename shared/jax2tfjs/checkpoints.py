@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from jax2tfjs.errors import CheckpointError
 from jax2tfjs.models import resolve_name
-from jax2tfjs.prepare.params import find_params, leaf_rows, unfreeze
+from jax2tfjs.prepare.locate import locate
+from jax2tfjs.prepare.trees import children, fmt, get, leaf_rows, unfreeze
 
 if TYPE_CHECKING:
     import orbax.checkpoint as ocp
@@ -177,12 +178,12 @@ def examine(step_dir: str | Path) -> dict[str, Any]:
     has_metadata = (step_dir / METADATA_ITEM / METADATA_ITEM).exists()
     metadata = read_metadata(step_dir) if has_metadata else None
     tree = unfreeze(restore_raw(step_dir))
-    params, path = find_params(tree)
-    rows = leaf_rows(params)
-    other = {key: leaf_rows(value) for key, value in tree.items() if key != "params"} if path else {}
+    path = locate(tree).path  # where conversion finds them too, when the model has no expected tree
+    rows = leaf_rows(get(tree, path))
+    other = {key: leaf_rows(value) for key, value in children(tree) or [] if key != path[0]} if path else {}
     return {
         "checkpoint": str(step_dir),
-        "params_path": "/".join(path) or "(top level)",
+        "params_path": fmt(path),
         "params": rows,
         "totals": {
             "arrays": len(rows),

@@ -14,10 +14,20 @@ from jax2tfjs import atomic
 from jax2tfjs.errors import EXIT_BROKEN_PIPE, EXIT_USER_ERROR, Jax2TfjsError
 from jax2tfjs.memguard import MemoryGuard, limit_from_env
 
+# TensorFlow's C++ info and warning lines (CUDA probes on a CPU machine) drown a job's own output;
+# errors still show. TensorFlow reads the level once, when imported.
+NATIVE_LOG_LEVEL = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 # The closing line every job prints; the benchmark reads each job's peak RSS from it.
 DONE_PATTERN = re.compile(
     r"^\[(?P<job>[\w-]+)\] done in (?P<wall_s>[\d.]+) s, peak RSS (?P<peak_rss_mb>[\d.]+) MB", re.M
 )
+
+
+def quiet_native_logs() -> None:
+    """For job entry points only, before anything imports TensorFlow: the library itself never
+    changes its user's environment. A value the caller set already wins."""
+    for name, value in NATIVE_LOG_LEVEL.items():
+        os.environ.setdefault(name, value)
 
 
 def run_job(

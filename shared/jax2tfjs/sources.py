@@ -29,11 +29,8 @@ from jax2tfjs.errors import Jax2TfjsError, ModelInputError
 from jax2tfjs.models import ModelDef, get_model
 from jax2tfjs.prepare import autofix as fixes
 from jax2tfjs.prepare import input_spec as specs
-from jax2tfjs.prepare.params import unfreeze
-from jax2tfjs.prepare.trees import leaves, shape_of
-
-# What jobs/train saves: {'params': …, 'opt_state': …}. Anything else goes through the key fixes.
-TRAIN_STATE_KEYS = {"params", "opt_state"}
+from jax2tfjs.prepare.locate import is_our_state, locate
+from jax2tfjs.prepare.trees import get, leaves, shape_of, unfreeze
 
 
 @dataclass
@@ -57,7 +54,9 @@ def registry_params(model: ModelDef) -> Any:
 def restore_tree(step_dir: Path) -> Any:
     """The state saved in a validated step folder, restored without a target (plain dicts)."""
     tree = unfreeze(checkpoints.restore_raw(step_dir))
-    return tree["params"] if isinstance(tree, dict) and set(tree) == TRAIN_STATE_KEYS else tree
+    # What jobs/train saves is a documented form: its params are taken as they are. Anything else
+    # goes whole to the key fixes, which locate the params against the model and report it.
+    return get(tree, locate(tree).path) if is_our_state(tree) else tree
 
 
 def step_folder(path: Path) -> Path:
@@ -87,18 +86,35 @@ def _from_checkpoint(path: Path, input_spec: Any, autofix: bool) -> ResolvedMode
         input_spec=spec,
         labels=meta["model"]["labels"],
         form="checkpoint",
-        provenance={
-            "checkpoint": str(step_dir),
-            "step": meta["step"],
-            "epoch": meta["epoch"],
-            "metrics": meta["metrics"][-1] if meta.get("metrics") else None,
-            "dataset": meta.get("dataset"),
-            "train_packages": meta.get("packages"),
-            "preprocessing": "grayscale 28x28, values in [0, 1] (uint8 / 255), NHWC",
-        },
+        provenance=_checkpoint_provenance(step_dir, meta),
         warnings=prepared.warnings + spec_warnings,
         autofixes=prepared.autofixes,
     )
+
+
+def describe_input(recorded: dict[str, Any]) -> str:
+    """One example of the model's input in words, from the input spec a checkpoint records (each
+    registry model states its own shape, dtype and value range; nothing here assumes MNIST)."""
+    text = f"{'x'.join(str(d) for d in recorded['shape'][1:])} {recorded['dtype']} per example, batch first"
+    if recorded.get("range"):
+        low, high = recorded["range"]
+        text += f", values in [{low:g}, {high:g}]"
+    return text
+
+
+def _checkpoint_provenance(step_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """Where an export came from, as its checkpoint's metadata records it. How raw data became the
+    model's input is the training job's to record (in its dataset entry), not the converter's to
+    assume."""
+    return {
+        "checkpoint": str(step_dir),
+        "step": meta["step"],
+        "epoch": meta["epoch"],
+        "metrics": meta["metrics"][-1] if meta.get("metrics") else None,
+        "dataset": meta.get("dataset"),
+        "train_packages": meta.get("packages"),
+        "input": describe_input(meta["model"]["input_spec"]),
+    }
 
 
 def _linen_init(module: nn.Module, apply_kwargs: dict) -> Callable[[jax.ShapeDtypeStruct], Any]:

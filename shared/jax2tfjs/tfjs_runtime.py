@@ -1,37 +1,119 @@
 """Run an export in real TF.js (Node, @tensorflow/tfjs 4.22, cpu or wasm backend).
 
-The runner script and its pinned npm dependencies live in jax2tfjs/node/ (`make setup` runs
-`npm ci` there). Inputs and outputs cross as raw float32 files.
+The runner script and its pinned npm manifest (package.json, package-lock.json) ship inside the
+package, in jax2tfjs/node/. TF.js itself (308 MB of node_modules) does not: it lives in a "node
+runtime" folder, one where `npm ci` ran with that manifest. The folder is $JAX2TFJS_NODE_RUNTIME
+when set, else jax2tfjs/node/ itself (`make setup` fills it in a checkout). `install_node_runtime`
+(or `python -m jax2tfjs.tfjs_runtime DIR`) makes one. Inputs and outputs cross as raw float32 files.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from jax2tfjs.errors import ExportError
+from jax2tfjs.errors import EXIT_USER_ERROR, ExportError, Jax2TfjsError
 
 NODE_DIR = Path(__file__).parent / "node"
 RUNNER = NODE_DIR / "run_graph_model.mjs"
+# The manifest `npm ci` installs from; both ship as package data beside the runner.
+MANIFEST_FILES = ("package.json", "package-lock.json")
+NODE_RUNTIME_ENV = "JAX2TFJS_NODE_RUNTIME"
 BACKENDS = ("cpu", "wasm")
 RUNNER_FAILED = "tfjs runner failed:"  # run_graph_model.mjs prefixes its error line with this
 
 
-def _check_setup() -> str:
+def node_runtime_dir() -> Path:
+    """The folder whose node_modules/ holds TF.js for the runner: $JAX2TFJS_NODE_RUNTIME, else the
+    package's own node/ folder."""
+    configured = os.environ.get(NODE_RUNTIME_ENV)
+    return Path(configured).expanduser().absolute() if configured else NODE_DIR
+
+
+def _check_runtime(runtime: Path, fix: str) -> None:
+    """Every dependency the runner pins is installed in `runtime`, at the pinned version: a folder
+    made for another TF.js would run exports on a version nobody tested here."""
+    pinned = json.loads((NODE_DIR / "package.json").read_text())["dependencies"]
+    for name, version in pinned.items():
+        installed = runtime / "node_modules" / name / "package.json"
+        if not installed.exists():
+            raise ExportError(f"TF.js is not installed in {runtime}: {name} is missing", fix=fix)
+        found = json.loads(installed.read_text()).get("version")
+        if found != version:
+            raise ExportError(f"{runtime} holds {name} {found}; the runner is pinned to {version}", fix=fix)
+
+
+def check_setup() -> tuple[str, Path]:
     node = shutil.which("node")
     if node is None:
         raise ExportError("node is not on PATH", fix="install Node.js 20 (apt-get install nodejs npm)")
-    if not (NODE_DIR / "node_modules" / "@tensorflow" / "tfjs").exists():
+    if not all((NODE_DIR / name).exists() for name in (RUNNER.name, *MANIFEST_FILES)):
         raise ExportError(
-            f"TF.js is not installed in {NODE_DIR}", fix=f"run `make setup` (or `npm ci` in {NODE_DIR})"
+            f"the TF.js runner is missing from the installed package ({NODE_DIR})",
+            fix="reinstall jax2tfjs from a wheel that carries its package data (jax2tfjs/node/*)",
         )
-    return node
+    runtime = node_runtime_dir()
+    if os.environ.get(NODE_RUNTIME_ENV):
+        fix = (
+            f"{NODE_RUNTIME_ENV} points there: run `python -m jax2tfjs.tfjs_runtime {runtime}` (npm ci "
+            "with the runner's pinned lock), or point it at a folder where that ran"
+        )
+    else:
+        fix = (
+            f"run `python -m jax2tfjs.tfjs_runtime DIR` (npm ci with the runner's pinned lock) and set "
+            f"{NODE_RUNTIME_ENV}=DIR; in a checkout, `make setup` fills {runtime}"
+        )
+    _check_runtime(runtime, fix)
+    return node, runtime
+
+
+def install_node_runtime(target: str | Path) -> Path:
+    """Make `target` a node runtime for the runner: copy its package.json and lock there and run
+    `npm ci` (reusing npm's cache when it holds the pinned tarballs). Returns the folder; point
+    $JAX2TFJS_NODE_RUNTIME at it."""
+    target = Path(target).expanduser().absolute()
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ExportError(
+            "npm is not on PATH", fix="install Node.js 20 with npm (apt-get install nodejs npm)"
+        )
+    target.mkdir(parents=True, exist_ok=True)
+    for name in MANIFEST_FILES:
+        shipped, placed = NODE_DIR / name, target / name
+        if placed.exists() and placed.read_bytes() == shipped.read_bytes():
+            continue  # a runtime made before (or the package's own folder): npm ci refreshes it
+        if placed.exists():
+            # `npm ci` would replace that project's node_modules with ours.
+            raise ExportError(
+                f"{target} already holds another {name}",
+                fix="pick an empty folder (or one made by install_node_runtime) for the TF.js runtime",
+                path=target,
+            )
+        shutil.copyfile(shipped, placed)
+    proc = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error", "--prefer-offline"],
+        cwd=target,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        # npm's first error lines name the cause; its last one only points at a log file.
+        lines = [line for line in proc.stderr.splitlines() if line.strip()][:3]
+        raise ExportError(
+            f"npm ci in {target} failed: {' / '.join(lines) or f'exit code {proc.returncode}'}",
+            fix="check that npm can reach its registry (or that its cache holds the pinned packages), then retry",
+            path=target,
+        )
+    _check_runtime(target, fix=f"delete {target} and run install_node_runtime again")
+    return target
 
 
 def run_in_tfjs(
@@ -47,7 +129,7 @@ def run_in_tfjs(
     """(outputs, info) where info has load_ms, predict_ms, timings per batch, golden_max_abs_diff."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}")
-    node = _check_setup()
+    node, runtime = check_setup()
     model_dir = Path(model_dir).absolute()
     if not (model_dir / "model.json").exists():
         raise ExportError(
@@ -61,6 +143,7 @@ def run_in_tfjs(
         "warmup": warmup,
         "repeats": repeats,
         "timing_batches": list(timing_batches),
+        "node_runtime": str(runtime),
     }
     try:
         return run_node_script(node, RUNNER, request, inputs, timeout_s=timeout_s)
@@ -121,3 +204,24 @@ def run_node_script(
                 info["output_shape"]
             )
     return outputs, info
+
+
+def main(argv: list[str]) -> int:
+    """`python -m jax2tfjs.tfjs_runtime DIR`: install_node_runtime(DIR), for shells and Dockerfiles."""
+    if len(argv) != 1 or argv[0].startswith("-"):
+        print(
+            "usage: python -m jax2tfjs.tfjs_runtime DIR  (npm ci of the TF.js runner's lock into DIR)",
+            file=sys.stderr,
+        )
+        return EXIT_USER_ERROR
+    try:
+        runtime = install_node_runtime(argv[0])
+    except Jax2TfjsError as err:
+        print(err, file=sys.stderr)
+        return err.exit_code
+    print(f"TF.js for the runner is installed; use it with: export {NODE_RUNTIME_ENV}={runtime}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

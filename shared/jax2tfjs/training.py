@@ -94,8 +94,12 @@ def _eval_batch(apply, params, images, labels, mask):
     return loss, correct
 
 
+# How the dataset's images become the models' input; recorded in every checkpoint's metadata.
+PREPROCESSING = "uint8 images / 255 → float32 in [0, 1], NHWC"
+
+
 def to_float(images: np.ndarray) -> np.ndarray:
-    """uint8 [0, 255] → float32 [0, 1], the models' input spec."""
+    """uint8 [0, 255] → float32 [0, 1], the models' input spec (PREPROCESSING)."""
     return images.astype(np.float32) / np.float32(255.0)
 
 
@@ -297,6 +301,7 @@ def train_and_evaluate(
                 "sha256": data_manifest["sha256"],
                 "train_images": len(y_train),
                 "test_images": len(arrays["y_test"]),
+                "preprocessing": PREPROCESSING,
             },
             "packages": package_versions(PACKAGES),
             "wall_s": wall_s,

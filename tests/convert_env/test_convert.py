@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import flax.linen as nn
@@ -21,7 +23,7 @@ from jax2tfjs import checkpoints
 from jax2tfjs.api import to_tensorflowjs
 from jax2tfjs.data import load_dataset
 from jax2tfjs.errors import ExportError, Jax2TfjsError, ModelInputError, UnsupportedPrimitiveError
-from jax2tfjs.export import publish as exports_index
+from jax2tfjs.export import publish
 from jax2tfjs.models import get_model
 from jax2tfjs.tfjs_runtime import run_in_tfjs
 
@@ -237,7 +239,7 @@ def test_convert_job_writes_export_report_and_index(trained, mnist_dir, tmp_path
     report = json.loads((tmp_path / "flax_mlp" / "uint8" / "report.json").read_text())
     assert set(report["phases_s"]) == {"restore", "trace", "lower", "save", "tfjs", "check"}
     assert report["job"]["peak_rss_mb"] > 100
-    index = exports_index.rebuild(tmp_path)
+    index = publish.rebuild(tmp_path)
     assert [(e["model"], e["quantization"]) for e in index["exports"]] == [("flax_mlp", "uint8")]
     assert index["exports"][0]["model_json"] == "flax_mlp/uint8/model.json"
 
@@ -286,3 +288,60 @@ def test_models_that_cannot_be_exported_get_typed_errors_not_tracebacks(tmp_path
             ),
             jnp.ones((1, 4, 4, 1)),
         )
+
+
+# What a user's process sees: os.environ before and after importing the package, the converter and
+# tensorflowjs (the converter's path to it). TensorFlow itself sets TF2_BEHAVIOR, TPU_* and others
+# when imported, so the converter's changes are measured against a process that imported it first.
+ENV_PROBE = """
+import json, os
+
+def changes(before):
+    after = dict(os.environ)
+    return {k: [before.get(k), after.get(k)] for k in set(before) | set(after) if before.get(k) != after.get(k)}
+
+start = dict(os.environ)
+import jax2tfjs
+package = changes(start)
+import flax, jax, tensorflow
+base = dict(os.environ)
+import jax2tfjs.api
+from jax2tfjs.export import tfjs_convert
+tfjs_convert.tfjs_op_names()
+print(json.dumps({"package": package, "converter": changes(base)}))
+"""
+
+
+def test_importing_the_package_and_the_converter_changes_no_environment_variable(tmp_path):
+    # A bare user's process: no TF_CPP_MIN_LOG_LEVEL, no TFDF_*, no JAX2TFJS_LEAN_IMPORTS.
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    env.update({k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ})
+    probe = subprocess.run(
+        [venv_python("convert"), "-c", ENV_PROBE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert probe.returncode == 0, probe.stderr[-2000:]
+    assert json.loads(probe.stdout) == {"package": {}, "converter": {}}
+    # tensorflow_decision_forests (imported by tensorflowjs) stayed quiet all the same: its welcome
+    # banner goes to stderr on a terminal or pipe (and needs IPython elsewhere, which would fail).
+    assert "ydf.readthedocs.io" not in probe.stderr
+
+
+def test_checkpoint_provenance_comes_from_its_metadata_not_from_mnist(trained, tmp_path):
+    from jax2tfjs.sources import resolve
+
+    source = checkpoints.resolve(trained, model="flax_mlp")
+    meta = checkpoints.read_metadata(source)
+    meta["model"]["input_spec"]["range"] = [-1.0, 1.0]
+    meta["dataset"] = {**meta["dataset"], "preprocessing": "(uint8 - 127.5) / 127.5"}
+    checkpoints.save(
+        checkpoints.open_manager(tmp_path / "flax_mlp"), 7, checkpoints.restore_raw(source), meta
+    )
+    provenance = resolve(tmp_path / "flax_mlp" / "7").provenance
+    assert provenance["input"] == "28x28x1 float32 per example, batch first, values in [-1, 1]"
+    assert provenance["dataset"]["preprocessing"] == "(uint8 - 127.5) / 127.5"
+    assert "uint8 / 255" not in json.dumps(provenance)  # the text once hard-coded for every model

@@ -59,3 +59,27 @@ def test_tutorial_blocks_run_as_one_script_and_publish_the_model(tmp_path, mnist
     assert [e["model_json"] for e in index["exports"]] == ["digitnet/none/model.json"]
     assert index["exports"][0]["labels"] == list("0123456789")
     assert (tmp_path / "volumes" / "exports" / "samples.json").exists()
+
+
+def test_the_counts_readme_states_are_the_codes_counts():
+    """README's numbers come from the code: primitives lowered, corpus cases, zoo models, ES modules."""
+    from bench import zoo
+    from bench.corpus import cases
+    from jax2tfjs.lowering import RULES
+
+    readme = (ROOT / "README.md").read_text()
+    assert f"lowering ({len(RULES)} primitives" in readme
+    assert f"a {len(cases.CASES)}-case error corpus" in readme
+    assert f"{len(zoo.entries())} small models" in readme
+    words = {3: "three", 4: "four", 5: "five", 6: "six"}
+    modules = len(list((ROOT / "web" / "js").glob("*.js")))
+    assert f"{words[modules]} small ES modules in `web/js/`" in readme
+
+
+def test_readme_lists_every_exit_code_of_the_table_in_code():
+    from jax2tfjs.compare import EXIT_CODES
+
+    readme = (ROOT / "README.md").read_text()
+    paragraph = readme[readme.index("Exit codes (one table in code") :].split("\n\n")[0]
+    stated = {int(n) for n in re.findall(r"(?<![\w.])(\d+) ", paragraph.replace("\n", " ")) if int(n) < 256}
+    assert stated == set(EXIT_CODES), paragraph

@@ -14,7 +14,7 @@ from conftest import ROOT, run, venv_python
 from jax2tfjs import checkpoints
 from jax2tfjs.api import to_tensorflowjs
 from jax2tfjs.doctor import checks as doctor
-from jax2tfjs.export import publish as exports_index
+from jax2tfjs.export import publish
 from jax2tfjs.models import get_model
 
 
@@ -40,7 +40,7 @@ def healthy_export(tmp_path_factory):
     to_tensorflowjs(
         module, variables, input_spec=corpus_models.MLP_SPEC, out_dir=out, name="mlp", progress=False
     )
-    exports_index.rebuild(root)
+    publish.rebuild(root)
     return out
 
 
@@ -127,9 +127,13 @@ def test_damaged_exports_are_named_with_their_codes(healthy_export, tmp_path):
 
     unindexed = copy_of(healthy_export, tmp_path / "c")
     (unindexed / "report.json").unlink()
-    exports_index.rebuild(unindexed.parent.parent)
+    publish.rebuild(unindexed.parent.parent)
     checks = by_check(doctor.examine(unindexed)[1])
     assert checks["report.json"].level == "warning" and checks["web index"].level == "warning"
+    # The fix is a command to paste: it must run as printed (it once named a module that had moved).
+    command = checks["web index"].fix.replace("python", str(venv_python("convert")), 1)
+    pasted = run(["sh", "-c", command])
+    assert pasted.returncode == 0, pasted.stderr[-1000:]
 
     wrong_golden = copy_of(healthy_export, tmp_path / "d")
     golden = json.loads((wrong_golden / "golden.json").read_text())

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jax2tfjs import checkpoints
+from jax2tfjs import checkpoints, sources
 from jax2tfjs.doctor.findings import ERROR, OK, WARNING, Finding, from_error
 from jax2tfjs.errors import CheckpointError, Jax2TfjsError, ModelInputError
+from jax2tfjs.models import get_model
+from jax2tfjs.prepare import autofix
+from jax2tfjs.prepare.trees import leaves
 
 
 def check_checkpoint(path: Path) -> list[Finding]:
-    from jax2tfjs import sources  # JAX and Flax: imported only when a checkpoint is checked
-    from jax2tfjs.models import get_model
-    from jax2tfjs.prepare import autofix
-    from jax2tfjs.prepare.trees import leaves
-
     findings: list[Finding] = []
     steps = checkpoints.finished_steps(path)
     for tmp in checkpoints.interrupted_saves(path):

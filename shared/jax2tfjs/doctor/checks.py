@@ -1,5 +1,5 @@
 """`doctor`: check a checkpoint folder or an export folder without converting it, and list findings
-(`doctor_checkpoint`, `doctor_export` hold the checks; `findings` the result type and its rendering).
+(`doctor.checkpoint` and `doctor.export` hold the checks; `findings` the result type and its rendering).
 """
 
 from __future__ import annotations

@@ -10,8 +10,9 @@ from typing import Any
 
 import fire
 
+from jax2tfjs.doctor import checks
 from jax2tfjs.errors import EXIT_USER_ERROR
-from jax2tfjs.jobkit import run_job
+from jax2tfjs.jobkit import quiet_native_logs, run_job
 
 
 def doctor(
@@ -31,7 +32,7 @@ def doctor(
       json_output: print the findings as JSON.
       memory_limit_gb: the memory guard's limit (default $MEMORY_LIMIT_GB or 8).
     """
-    from jax2tfjs.doctor import checks
+    quiet_native_logs()  # an entry point: TensorFlow is imported later, by the op check
 
     def work() -> dict[str, Any]:
         kind, findings = checks.examine(path, golden=golden, backend=backend)

@@ -10,13 +10,16 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from jax2tfjs import compare
 from jax2tfjs.doctor.findings import OK, WARNING, Finding, from_error
 from jax2tfjs.errors import ExportError, MissingTfjsOpError
-from jax2tfjs.export import publish as exports_index
+from jax2tfjs.export import publish
+from jax2tfjs.export.tfjs_convert import NON_COMPUTE_OPS, tfjs_op_names
+from jax2tfjs.tfjs_runtime import run_in_tfjs
 
 DTYPE_BYTES = {"float32": 4, "int32": 4, "bool": 1, "float16": 2, "uint16": 2, "uint8": 1, "complex64": 8}
-# |TF.js - golden| allowed on unquantized exports, relative to the outputs' scale (as jobs/verify).
-GOLDEN_TOLERANCE = 1e-4
 
 
 def _weights_bytes(group: dict[str, Any]) -> int | None:
@@ -58,8 +61,6 @@ def _check_shards(folder: Path, manifest: list[dict[str, Any]]) -> list[Finding]
 
 
 def _check_ops(nodes: list[dict[str, Any]]) -> Finding:
-    from jax2tfjs.export.tfjs_convert import NON_COMPUTE_OPS, tfjs_op_names
-
     counts: dict[str, int] = {}
     for node in nodes:
         counts[node["op"]] = counts.get(node["op"], 0) + 1
@@ -97,22 +98,20 @@ def _check_golden(folder: Path, model_json: dict[str, Any], run: bool, backend: 
     ]
     if not run:
         return findings
-    from jax2tfjs.tfjs_runtime import run_in_tfjs
-
+    x = np.asarray(golden["inputs"], np.float32).reshape(golden["input_shape"])
     try:
-        _, info = run_in_tfjs(folder, None, backend, warmup=0, repeats=1)
+        outputs, info = run_in_tfjs(folder, x, backend, warmup=0, repeats=1)
     except ExportError as err:
         return [*findings, from_error("tfjs", err)]
-    diff = info.get("golden_max_abs_diff")
-    scale = max(1.0, max((abs(v) for v in _flat(golden["outputs"])), default=1.0))
+    # The same rule verify, the zoo and the corpus use (jax2tfjs.compare).
+    result = compare.compare(outputs, golden["outputs"])
     quantization = (model_json.get("userDefinedMetadata", {}).get("jax2tfjs") or {}).get(
         "quantization", "none"
     )
-    if diff is None:
-        findings.append(Finding(WARNING, "tfjs", f"TF.js ({backend}) ran but reported no golden check"))
-    elif quantization == "none" and diff > GOLDEN_TOLERANCE * scale:
+    measured = f"max |Δ| {result.max_abs_diff:.2e}, relative error {result.rel_err:.2e}"
+    if quantization == "none" and not result.within():
         err = ExportError(
-            f"TF.js ({backend}) differs from golden.json by {diff:.2e} (allowed {GOLDEN_TOLERANCE * scale:.1e})",
+            f"TF.js ({backend}) differs from golden.json: {measured} > {compare.TOLERANCE:g} ({compare.RELATIVE_RULE})",
             fix="re-convert; if it persists, report it with this export (a lowering rule computes something else)",
         )
         findings.append(from_error("tfjs", err))
@@ -121,7 +120,7 @@ def _check_golden(folder: Path, model_json: dict[str, Any], run: bool, backend: 
             Finding(
                 OK,
                 "tfjs",
-                f"TF.js {info.get('tfjs_version', '')} ({backend}) reproduces golden.json: max |Δ| {diff:.2e} ({quantization})",
+                f"TF.js {info.get('tfjs_version', '')} ({backend}) reproduces golden.json: {measured} ({quantization})",
             )
         )
     return findings
@@ -136,7 +135,7 @@ def _flat(values: Any) -> list[float]:
 def _check_listing(folder: Path) -> Finding | None:
     """Whether the web page's index (two levels up) lists this export."""
     root = folder.parent.parent
-    index_path = root / exports_index.INDEX_FILE
+    index_path = root / publish.INDEX_FILE
     if not index_path.exists():
         return None
     try:
@@ -149,7 +148,7 @@ def _check_listing(folder: Path) -> Finding | None:
         WARNING,
         "web index",
         f"not listed in {index_path}, so `make web` does not offer it",
-        fix=f"python -c 'from jax2tfjs import exports_index; exports_index.rebuild(\"{root}\")'",
+        fix=f"python -c 'from jax2tfjs.export import publish; publish.rebuild(\"{root}\")'",
     )
 
 

@@ -5,7 +5,7 @@ with AVX-512 VNNI/BF16 or AMX, and then the remapper also fuses `MatMul + BiasAd
 `_FusedMatMul[BiasAdd, Tanh]` (and GELU, Swish, LayerNorm into `_Mkl*` ops), which no TF.js backend
 runs ("tanh activation not yet supported for FusedConv2D in the wasm backend"). TensorFlow reads
 `TF_ENABLE_ONEDNN_OPTS` once, when it is imported, so a library cannot switch oneDNN off for one
-conversion. The converter therefore runs grappler without `remap` (tfjs_export) and this pass fuses
+conversion. The converter therefore runs grappler without `remap` (tfjs_convert) and this pass fuses
 only what every TF.js backend we claim implements; the result is the same on every machine.
 
 Fused here: `MatMul` or NHWC `Conv2D` (float32), followed by a `BiasAdd` whose bias is a constant that
@@ -13,6 +13,9 @@ is rank 1 or squeezes to rank 1 (a rank > 1 bias fails on wasm: "FusedConv2D onl
 bias"), optionally followed by one activation of `FUSABLE_ACTIVATIONS`. Each intermediate result
 must have no other consumer. The fused node takes the name of the last node it replaces, so its
 consumers need no rewiring (grappler names its fused nodes the same way).
+
+TensorFlow is imported inside the functions that read graphs, not at the top: tfjs_convert imports
+this module with its tables, in processes that never read a graph (doctor on a checkpoint folder).
 """
 
 from __future__ import annotations

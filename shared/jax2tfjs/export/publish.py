@@ -1,7 +1,9 @@
-"""`volumes/exports/index.json`: every export with its size and metrics (the web demo reads it).
+"""Publishing exports for the web page: `index.json` (every export with its size and metrics) and
+`samples.json` (a few real test inputs with labels). `publish` is the one step convert and verify
+both end with.
 
-Rebuilt from the export folders themselves (report.json, and verify.json once verified), so it
-can never list an export that is gone or miss one that exists.
+The index is rebuilt from the export folders themselves (report.json, and verify.json once
+verified), so it can never list an export that is gone or miss one that exists.
 """
 
 from __future__ import annotations
@@ -47,14 +49,14 @@ def _entry(folder: Path, root: Path) -> dict[str, Any] | None:
 def _verify_summary(row: dict[str, Any]) -> dict[str, Any]:
     """What the web page shows next to a model: pass/fail and TF.js's accuracy (wasm preferred)."""
     backends = row.get("tfjs") or {}
-    main = backends.get("wasm") or next(iter(backends.values()), None)
+    main = backends.get("wasm") or next(iter(backends.values()), None) or {}
     return {
         "passed": row["passed"],
-        "samples": row["samples"],
-        "tfjs_accuracy": main["accuracy"] if main else None,
-        "accuracy_drop_points": main["accuracy_drop_points"] if main else None,
-        "max_abs_diff": main["max_abs_diff"] if main else None,
-        "infer_ms_batch1": main["infer_ms_batch1"] if main else None,
+        "samples": row.get("samples", 0),
+        "tfjs_accuracy": main.get("accuracy"),
+        "accuracy_drop_points": main.get("accuracy_drop_points"),
+        "max_abs_diff": main.get("max_abs_diff"),
+        "infer_ms_batch1": main.get("infer_ms_batch1"),
         "failures": row["failures"],
     }
 
@@ -77,12 +79,23 @@ def rebuild(root: str | Path) -> dict[str, Any]:
     return index
 
 
-def write_samples(root: str | Path, images: Any, labels: Any, count: int = SAMPLE_COUNT) -> None:
-    """The first `count` real test digits (uint8 0..255, row-major 28×28) for the page's "sample"
-    button, with their labels."""
+def write_samples(
+    root: str | Path, images: Any, labels: Any, count: int = SAMPLE_COUNT, source: str = "the test split"
+) -> None:
+    """The first `count` test inputs as stored (the demo's are uint8 0..255 digits), flattened row-major,
+    with their labels, for the page's "sample" button."""
     payload = {
-        "source": "the test split of volumes/data/mnist.npz",
+        "source": source,
         "images": [[int(v) for v in image.reshape(-1)] for image in images[:count]],
         "labels": [int(label) for label in labels[:count]],
     }
     atomic.write_json(Path(root) / SAMPLES_FILE, payload)
+
+
+def publish(
+    root: str | Path, samples: tuple[Any, Any] | None = None, samples_source: str = "the test split"
+) -> dict[str, Any]:
+    """Rebuild index.json and, given (images, labels), write samples.json; return the index."""
+    if samples is not None:
+        write_samples(root, *samples, source=samples_source)
+    return rebuild(root)

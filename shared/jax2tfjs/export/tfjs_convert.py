@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from jax2tfjs.errors import ExportError, MissingTfjsOpError
-from jax2tfjs.export import fusion as graph_fusion
+from jax2tfjs.export import fusion
 
 QUANTIZATIONS: dict[str, dict[str, str] | None] = {
     "none": None,
@@ -35,14 +35,32 @@ NON_COMPUTE_OPS = {
 }
 
 
-def _import_tensorflowjs():
-    """tensorflowjs, imported without tensorflow_hub's pkg_resources deprecation notice.
+@contextlib.contextmanager
+def _env_set(name: str, value: str):
+    """`name` set to `value` inside the block, then put back as it was (unset stays unset): a library
+    must not change its user's environment."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
 
-    tensorflow_decision_forests (pulled in by tensorflowjs) prints a welcome banner and, when stdout
-    is not a terminal file (pytest's capture, a notebook), imports IPython for it, which is not
-    installed: the environment variable switches the banner off."""
-    os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
-    with warnings.catch_warnings():
+
+def _import_tensorflowjs():
+    """tensorflowjs, imported without tensorflow_hub's pkg_resources deprecation notice and without
+    tensorflow_decision_forests's welcome banner.
+
+    tensorflow_decision_forests (pulled in by tensorflowjs) prints the banner on stdout and, when
+    stdout is not a terminal file (pytest's capture, a notebook), imports IPython for it, which is not
+    installed. It reads TFDF_DISABLE_WELCOME_MESSAGE once, when imported, so the variable is set for
+    the import only. Imported on first use, not with this module: tensorflowjs pulls in TensorFlow,
+    tf_keras, tensorflow_hub and tensorflow_decision_forests, which only a conversion or an op check
+    needs; the module's tables (QUANTIZATIONS, NON_COMPUTE_OPS) are read without them."""
+    with _env_set("TFDF_DISABLE_WELCOME_MESSAGE", "1"), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         import tensorflowjs
         from tensorflowjs.converters import tf_saved_model_conversion_v2  # noqa: F401
@@ -72,7 +90,7 @@ def check_ops(op_types: list[str], op_sources: dict[str, list[str]]) -> None:
 
 @contextlib.contextmanager
 def _grappler_with_our_fusion(conversion_module: Any):
-    """Inside the tensorflowjs converter, grappler runs without `remap`, and graph_fusion fuses in
+    """Inside the tensorflowjs converter, grappler runs without `remap`, and `fusion` fuses in
     its place: grappler's remapper fuses per CPU (oneDNN), ours the same everywhere. The converter
     looks `_run_grappler` up on its module at each call, so swapping it there is enough; pinned to
     tensorflowjs 4.22, whose optimize_graph asks for `remap` in its second grappler run."""
@@ -86,7 +104,7 @@ def _grappler_with_our_fusion(conversion_module: Any):
         if not fuse:
             return optimized
         outputs = {out.name.split(":")[0] for out in signature_def.outputs.values()}
-        return graph_fusion.fuse_contractions(optimized, outputs)
+        return fusion.fuse_contractions(optimized, outputs)
 
     conversion_module._run_grappler = run_grappler
     try:
@@ -134,12 +152,12 @@ def _canonical_model_json(model_json: Path) -> dict[str, Any]:
 
 
 def check_fused_activations(topology: dict[str, Any], model_json: Path) -> None:
-    """Every fused activation must be one all our TF.js backends run (graph_fusion's table); a fused
+    """Every fused activation must be one all our TF.js backends run (fusion's table); a fused
     op TF.js's cpu or wasm backend refuses would fail only when a page runs it."""
     nodes = [*topology.get("node", [])]
     for function in topology.get("library", {}).get("function", []):
         nodes.extend(function.get("nodeDef", []))
-    allowed = {"BiasAdd", "Prelu", *graph_fusion.FUSABLE_ACTIVATIONS}
+    allowed = {"BiasAdd", "Prelu", *fusion.FUSABLE_ACTIVATIONS}
     for node in nodes:
         fused = node.get("attr", {}).get("fused_ops", {}).get("list", {}).get("s", [])
         names = [base64.b64decode(op).decode() for op in fused]

@@ -1,8 +1,11 @@
-"""State shared by the rules while one jaxpr is lowered: symbolic dims, warnings, deferred values."""
+"""State shared by the rules while one jaxpr is lowered: symbolic dims, warnings, deferred values,
+and which equation emitted each TF op."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import dataclasses
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,16 +31,76 @@ _DTYPE_MAP: dict[str, tuple[tf.DType, str | None]] = {
 }
 
 
+def _dtype_entry(dtype: Any, where: str) -> tuple[tf.DType, str | None]:
+    name = np.dtype(dtype).name if str(dtype) != "bfloat16" else "bfloat16"
+    if name not in _DTYPE_MAP:
+        raise UnsupportedDtypeError(
+            f"dtype {name} (at {where}) has no TF.js equivalent",
+            fix="cast to float32 or int32 in the model before export",
+        )
+    return _DTYPE_MAP[name]
+
+
+def exported_dtype(dtype: Any) -> np.dtype:
+    """The numpy dtype a value of JAX dtype `dtype` has in the exported model (uint8 → int32):
+    what the exported model must return where JAX returns `dtype`."""
+    return np.dtype(_dtype_entry(dtype, "an output")[0].as_numpy_dtype)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """The equation a TF op comes from: its primitive and the user's source line."""
+
+    primitive: str
+    source: str
+
+    def __str__(self) -> str:
+        return f"'{self.primitive}' at {self.source}"
+
+
+@dataclass(frozen=True)
+class Emission:
+    """One TF op of the lowered graph and the equation that made it."""
+
+    op_name: str
+    op_type: str
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class WindowSum:
+    """A reduce_window_sum: `average()` builds the AvgPool a following div by `count` can use."""
+
+    average: Callable[[], tf.Tensor]
+    count: float
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What pattern-aware rules may read from a Deferred value instead of its tensor.
+
+    `constant`: a literal's or constant's numpy value. `bias_vector`: the rank-1 tensor behind a
+    reshape or broadcast onto the last axis (add makes it a BiasAdd). `broadcastable()`: the
+    rank-equal size-1 form of a broadcast, for ops that broadcast implicitly. `window_sum`: the
+    average pool behind a window sum (div makes it one AvgPool)."""
+
+    constant: np.ndarray | None = None
+    bias_vector: tf.Tensor | None = None
+    broadcastable: Callable[[], tf.Tensor] | None = None
+    window_sum: WindowSum | None = None
+
+
 @dataclass
 class Deferred:
     """A value whose TF ops are built only when a rule that needs a plain tensor reads it.
 
     Pattern-aware rules read `hints` instead: a bias vector behind a reshape, the average behind a
     window sum, a literal's value. So `x + reshape(b)` becomes one BiasAdd and no Reshape is left
-    dangling in the graph."""
+    dangling in the graph. Made by `LoweringContext.defer`, which charges whatever `build` and the
+    hints' builders emit to the equation that deferred them, not to the rule that reads them."""
 
     build: Callable[[], tf.Tensor]
-    hints: dict[str, Any] = field(default_factory=dict)
+    hints: Hints = field(default_factory=Hints)
     _value: tf.Tensor | None = None
 
     def get(self) -> tf.Tensor:
@@ -50,45 +113,115 @@ def materialize(value: Any) -> tf.Tensor:
     return value.get() if isinstance(value, Deferred) else value
 
 
-def hints(value: Any) -> dict[str, Any]:
-    return value.hints if isinstance(value, Deferred) else {}
+def hints(value: Any) -> Hints:
+    return value.hints if isinstance(value, Deferred) else Hints()
 
 
 def constant_value(value: Any) -> np.ndarray | None:
     """The numpy value of a literal or a constant, else None."""
-    return hints(value).get("constant")
+    return hints(value).constant
 
 
 class LoweringContext:
     def __init__(self) -> None:
-        self.dim_values: dict[str, tf.Tensor] = {}
         self.warnings: list[str] = []
         self.current_source = "<unknown>"
-        self.op_sources: dict[str, list[str]] = {}
+        self.origin: Origin | None = None
+        self.start_trace()
+
+    def start_trace(self) -> None:
+        """Forget the previous trace's tensors: TF may retrace (e.g. when saving), and tensors of
+        an earlier trace's graph must not leak into this one."""
+        self.dim_values: dict[str, tf.Tensor] = {}
+        self._dim_sources: dict[str, tuple[tf.Tensor, int]] = {}
+        self.emissions: list[Emission] = []
+        self._claimed: set[str] = set()
+
+    @property
+    def op_sources(self) -> dict[str, list[str]]:
+        """op type → the equations (primitive and source line) that emitted it, in graph order."""
+        sources: dict[str, list[str]] = {}
+        for emission in self.emissions:
+            where = sources.setdefault(emission.op_type, [])
+            if str(emission.origin) not in where:
+                where.append(str(emission.origin))
+        return sources
+
+    @contextlib.contextmanager
+    def emitting(self, origin: Origin) -> Iterator[None]:
+        """Charge the TF ops built inside to `origin`. Nested uses (an inlined call's equations, a
+        deferred value built on first read) claim their own ops first; the outer use gets the rest."""
+        graph = None if tf.executing_eagerly() else tf.compat.v1.get_default_graph()
+        outer = (self.origin, self.current_source)
+        self.origin, self.current_source = origin, origin.source
+        first_new = len(graph.get_operations()) if graph is not None else 0
+        try:
+            yield
+        except BaseException:
+            # Keep the innermost equation's line in current_source for the error message.
+            self.origin = outer[0]
+            raise
+        else:
+            self.origin, self.current_source = outer
+        finally:
+            if graph is not None:
+                for op in graph.get_operations()[first_new:]:
+                    if op.name not in self._claimed:
+                        self._claimed.add(op.name)
+                        self.emissions.append(Emission(op.name, op.type, origin))
+
+    def defer(self, build: Callable[[], tf.Tensor], hints: Hints | None = None) -> Deferred:
+        """A Deferred whose ops, whenever they are built, are charged to the equation lowered now."""
+        origin = self.origin
+        if origin is None:  # a closed-over constant, read before any equation
+            return Deferred(build, hints or Hints())
+
+        def charged(fn: Callable[..., Any] | None) -> Callable[..., Any] | None:
+            if fn is None:
+                return None
+
+            def run() -> Any:
+                with self.emitting(origin):
+                    return fn()
+
+            return run
+
+        hints = hints or Hints()
+        window = hints.window_sum
+        return Deferred(
+            charged(build),
+            dataclasses.replace(
+                hints,
+                broadcastable=charged(hints.broadcastable),
+                window_sum=WindowSum(charged(window.average), window.count) if window else None,
+            ),
+        )
 
     def warn(self, message: str) -> None:
         if message not in self.warnings:
             self.warnings.append(message)
 
     def tf_dtype(self, dtype: Any) -> tf.DType:
-        name = np.dtype(dtype).name if str(dtype) != "bfloat16" else "bfloat16"
-        if name not in _DTYPE_MAP:
-            raise UnsupportedDtypeError(
-                f"dtype {name} (at {self.current_source}) has no TF.js equivalent",
-                fix="cast to float32 or int32 in the model before export",
-            )
-        tf_type, note = _DTYPE_MAP[name]
+        tf_type, note = _dtype_entry(dtype, self.current_source)
         if note:
             self.warn(note)
         return tf_type
 
     def bind_dims(self, aval_shape: Sequence[Any], tensor: tf.Tensor) -> None:
-        """Record the TF value of every symbolic dim (e.g. the batch `b`) of an input."""
+        """Remember which input axis holds each symbolic dim (e.g. the batch `b`). Its TF value is
+        built when a rule first needs it, so those ops belong to that rule's equation."""
         for axis, dim in enumerate(aval_shape):
             if not is_static(dim):
                 for name in dim.get_vars():
-                    if name not in self.dim_values and str(dim) == name:
-                        self.dim_values[name] = tf.shape(tensor, out_type=tf.int32)[axis]
+                    if name not in self._dim_sources and str(dim) == name:
+                        self._dim_sources[name] = (tensor, axis)
+
+    def _dim_env(self, names: Iterable[str]) -> dict[str, tf.Tensor]:
+        for name in names:
+            if name not in self.dim_values:
+                tensor, axis = self._dim_sources[name]
+                self.dim_values[name] = tf.shape(tensor, out_type=tf.int32)[axis]
+        return self.dim_values
 
     def dim(self, d: Any) -> int | tf.Tensor:
         """A dim as an int, or as a TF scalar when it depends on a symbolic dim."""
@@ -96,7 +229,7 @@ class LoweringContext:
             return int(d)
         if isinstance(d, tf.Tensor):
             return d
-        return d._evaluate(self.dim_values)  # JAX's own evaluator, with TF scalars for the vars
+        return d._evaluate(self._dim_env(d.get_vars()))  # JAX's own evaluator, with TF scalars for the vars
 
     def shape(self, dims: Sequence[Any]) -> list[int] | tf.Tensor:
         """A static list when every dim is known, else an int32 shape tensor."""

@@ -67,7 +67,23 @@ def _crop_end(x, axis, amount):
 
 @rule(
     "conv_general_dilated",
-    tf_ops=("Conv2D", "DepthwiseConv2dNative", "Transpose", "Pad", "ConcatV2"),
+    tf_ops=(
+        "Conv2D",
+        "DepthwiseConv2dNative",
+        "Transpose",
+        "Pad",
+        "Split",
+        "ConcatV2",
+        "ExpandDims",
+        "Squeeze",
+        "Reshape",
+        # a transposed conv interleaves zeros: the dilated shape is computed from the input's
+        "Shape",
+        "StridedSlice",
+        "Mul",
+        "Pack",
+        "Fill",
+    ),
     limits=(
         "2-D and 1-D only; strides and dilation both > 1 on one conv is refused (TF.js cannot run it); "
         "grouped convs other than depthwise are split per group; batch_group_count must be 1"

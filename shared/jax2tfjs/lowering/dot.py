@@ -22,7 +22,7 @@ B = 3
 
 @rule(
     "dot_general",
-    tf_ops=("MatMul", "BatchMatMulV2", "Transpose", "Reshape"),
+    tf_ops=("MatMul", "BatchMatMulV2", "Transpose", "Reshape", "Cast"),
     limits="one contracting dim per side for the MatMul fast path; several are flattened together",
     cases=[
         Case("dense", lambda x, w: x @ w, [Arg((B, 6)), Arg((6, 4), batched=False)]),

@@ -60,7 +60,10 @@ for _name, (_tf_fn, _op, _arg, _jax_fn) in _UNARY.items():
     "erfc",
     tf_ops=("Erf", "Sub"),
     limits="TF.js has no Erfc: emitted as 1 - Erf(x) (exact GELU lowers to erfc); loses relative precision for x > 3",
-    cases=[Case("erfc", lax.erfc, [UNIT])],
+    cases=[
+        Case("erfc", lax.erfc, [UNIT]),
+        Case("gelu_exact", lambda x: jax.nn.gelu(x, approximate=False), [X]),
+    ],
 )
 def lower_erfc(ctx, eqn, x):
     return 1.0 - tf.math.erf(x)
@@ -68,7 +71,7 @@ def lower_erfc(ctx, eqn, x):
 
 @rule(
     "round",
-    tf_ops=("Round", "Sign", "Abs", "Floor", "Mul", "AddV2"),
+    tf_ops=("Round", "Sign", "Abs", "Floor", "Sub", "GreaterEqual", "Cast", "Mul", "AddV2"),
     limits="half-to-even maps to Round; jax's default (away from zero) is sign(x) * floor(|x| + 0.5)",
     cases=[
         Case("round_away", lambda x: lax.round(x * 2.0), [X]),
@@ -97,6 +100,7 @@ def lower_round(ctx, eqn, x):
         Case("integer_pow_2", lambda x: lax.integer_pow(x, 2), [X]),
         Case("integer_pow_3", lambda x: lax.integer_pow(x, 3), [X]),
         Case("integer_pow_-2", lambda x: lax.integer_pow(x, -2), [POS], rtol=1e-4),
+        Case("gelu_tanh", lambda x: jax.nn.gelu(x, approximate=True), [X]),
     ],
 )
 def lower_integer_pow(ctx, eqn, x):
@@ -122,9 +126,9 @@ def broadcast_operands(eqn, *values):
     full = [i for i, var in enumerate(eqn.invars) if tuple(var.aval.shape) == out_shape]
     if not full:
         return [materialize(v) for v in values]
-    anchor = next((i for i in full if "broadcastable" not in hints(values[i])), full[0])
+    anchor = next((i for i in full if hints(values[i]).broadcastable is None), full[0])
     return [
-        materialize(v) if i == anchor or "broadcastable" not in hints(v) else hints(v)["broadcastable"]()
+        materialize(v) if i == anchor or hints(v).broadcastable is None else hints(v).broadcastable()
         for i, v in enumerate(values)
     ]
 
@@ -161,7 +165,7 @@ for _name, (_tf_fn, _op, _jax_fn) in _BINARY.items():
 
 def _bias_vector(value, other):
     """The rank-1 bias behind `value` if adding it to `other` is a BiasAdd over the last axis."""
-    vector = hints(value).get("bias_vector")
+    vector = hints(value).bias_vector
     if vector is None or other.shape.rank is None or other.shape.rank < 2:
         return None
     if other.shape[-1] is not None and other.shape[-1] == vector.shape[0]:
@@ -213,16 +217,16 @@ def lower_max(ctx, eqn, x, y):
 
 @rule(
     "div",
-    tf_ops=("RealDiv", "AvgPool"),
-    limits="float only; window_sum / window_size becomes AvgPool",
+    tf_ops=("RealDiv",),
+    limits="float only; window_sum / window_size becomes the window sum's AvgPool (charged to reduce_window_sum)",
     cases=[Case("div", lax.div, [X, POS])],
 )
 @raw_inputs
 def lower_div(ctx, eqn, x, y):
-    window = hints(x).get("window_sum")
+    window = hints(x).window_sum
     divisor = constant_value(y)
-    if window is not None and divisor is not None and divisor.size == 1 and float(divisor) == window["count"]:
-        return window["average"]()
+    if window is not None and divisor is not None and divisor.size == 1 and float(divisor) == window.count:
+        return window.average()
     if not np.issubdtype(eqn.outvars[0].aval.dtype, np.floating):
         raise NotImplementedError("integer division (C-style truncation) has no TF.js op; divide floats")
     return tf.math.truediv(*broadcast_operands(eqn, x, y))
@@ -230,7 +234,7 @@ def lower_div(ctx, eqn, x, y):
 
 @rule(
     "rem",
-    tf_ops=("FloorMod", "SelectV2", "Sub"),
+    tf_ops=("FloorMod", "NotEqual", "Less", "LogicalAnd", "SelectV2", "Sub"),
     limits="C-style remainder (sign of the dividend) built from FloorMod",
     cases=[
         Case("rem", lax.rem, [X, POS], rtol=1e-4, atol=1e-4),
@@ -270,7 +274,7 @@ def lower_logical(ctx, eqn, *args):
 
 @rule(
     "select_n",
-    tf_ops=("SelectV2",),
+    tf_ops=("SelectV2", "Equal"),
     limits=(
         "a boolean predicate, or an int32 one with any number of cases (nested selects); broadcast "
         "masks and fill values stay small (SelectV2 broadcasts)"
@@ -323,7 +327,7 @@ def lower_clamp(ctx, eqn, low, x, high):
 
 @rule(
     "convert_element_type",
-    tf_ops=("Cast",),
+    tf_ops=("Cast", "Sub", "FloorMod", "AddV2"),
     limits=(
         "float64/float16/bfloat16 become float32 and int64 int32, with a warning in the report; "
         "8/16-bit ints are computed in int32 with their wraparound"
@@ -369,7 +373,7 @@ def _to_narrow_int(x, dtype):
     "copy",
     "optimization_barrier",
     "stop_gradient",
-    tf_ops=("(none)",),
+    tf_ops=(),
     limits="identity at inference time",
     cases=[
         Case("stop_gradient", lambda x: jax.nn.softmax(x), [X]),
@@ -386,7 +390,7 @@ def lower_identity(ctx, eqn, *xs):
 
 @rule(
     "reduce_precision",
-    tf_ops=("(none)",),
+    tf_ops=(),
     limits="identity: TF.js computes in float32 anyway",
     cases=[
         Case("reduce_precision", lambda x: lax.reduce_precision(x, exponent_bits=8, mantissa_bits=23), [X])

@@ -36,7 +36,18 @@ def _to_jax_layout(rows, axis, index_dims, offset_dims):
 
 @rule(
     "gather",
-    tf_ops=("GatherV2", "ClipByValue", "SelectV2", "Transpose", "Reshape"),
+    tf_ops=(
+        "StridedSlice",  # the index column
+        "GatherV2",
+        "Maximum",  # clipping the index
+        "Minimum",
+        "GreaterEqual",  # FILL_OR_DROP's in-range flags
+        "Less",
+        "LogicalAnd",
+        "SelectV2",
+        "Transpose",
+        "Reshape",
+    ),
     limits=(
         "whole-slice lookups along one axis (embeddings, `x[:, idx]`, nearest-neighbour resizing), "
         "index dims anywhere in the output; other gathers raise"

@@ -15,7 +15,7 @@ from jax._src import source_info_util
 from jax.extend import core as jcore
 
 from jax2tfjs.errors import Jax2TfjsError, LoweringError, UnsupportedPrimitiveError
-from jax2tfjs.lowering.context import Deferred, LoweringContext, materialize
+from jax2tfjs.lowering.context import Deferred, Hints, LoweringContext, Origin, materialize
 from jax2tfjs.lowering.registry import NOT_SUPPORTED, RULES
 
 
@@ -27,7 +27,7 @@ def source_line(eqn: Any) -> str:
 def constant(ctx: LoweringContext, value: Any, dtype: Any = None) -> Deferred:
     array = np.asarray(value, dtype=dtype)
     tf_type = ctx.tf_dtype(array.dtype)
-    return Deferred(lambda: tf.constant(array, dtype=tf_type), {"constant": array})
+    return ctx.defer(lambda: tf.constant(array, dtype=tf_type), Hints(constant=array))
 
 
 def eval_jaxpr(ctx: LoweringContext, jaxpr: Any, consts: Sequence[Any], args: Sequence[Any]) -> list[Any]:
@@ -45,38 +45,8 @@ def eval_jaxpr(ctx: LoweringContext, jaxpr: Any, consts: Sequence[Any], args: Se
         env[var] = value
 
     for eqn in jaxpr.eqns:
-        name = eqn.primitive.name
-        ctx.current_source = source_line(eqn)
-        rule = RULES.get(name)
-        if rule is None:
-            reason = NOT_SUPPORTED.get(name)
-            raise UnsupportedPrimitiveError(
-                f"JAX primitive '{name}' at {ctx.current_source} has no TF.js lowering"
-                + (f": {reason}" if reason else ""),
-                fix=(
-                    "rewrite that line without it (see docs/coverage.md for what is supported)"
-                    if reason
-                    else "rewrite that line with supported operations (docs/coverage.md), or add a rule in jax2tfjs/lowering"
-                ),
-            )
-        inputs = [read(v) for v in eqn.invars]
-        graph = None if tf.executing_eagerly() else tf.compat.v1.get_default_graph()
-        first_new = len(graph.get_operations()) if graph is not None else 0
-        try:
-            # Materialising builds an earlier rule's deferred ops, so its failures belong here too.
-            if not getattr(rule.lower, "raw_inputs", False):
-                inputs = [materialize(x) for x in inputs]
-            outputs = rule.lower(ctx, eqn, *inputs)
-        except Jax2TfjsError:
-            raise
-        except Exception as err:  # a rule met parameters it cannot express: say where and what
-            raise LoweringError(
-                f"lowering '{name}' at {ctx.current_source} failed: {type(err).__name__}: {err}",
-                fix=f"see the limits of '{name}' in docs/coverage.md; rewrite that line if it is outside them",
-            ) from err
-        if graph is not None:  # remember which line made each TF op, for MissingTfjsOpError
-            for op in graph.get_operations()[first_new:]:
-                ctx.op_sources.setdefault(op.type, []).append(f"'{name}' at {ctx.current_source}")
+        with ctx.emitting(Origin(eqn.primitive.name, source_line(eqn))):
+            outputs = _lower_equation(ctx, eqn, [read(v) for v in eqn.invars])
         if not eqn.primitive.multiple_results:
             outputs = [outputs]
         for var, value in zip(eqn.outvars, outputs, strict=True):
@@ -84,12 +54,41 @@ def eval_jaxpr(ctx: LoweringContext, jaxpr: Any, consts: Sequence[Any], args: Se
     return [read(v) for v in jaxpr.outvars]
 
 
+def _lower_equation(ctx: LoweringContext, eqn: Any, inputs: list[Any]) -> Any:
+    """Run `eqn`'s rule; the ops it builds are charged to `eqn` (MissingTfjsOpError names its line)."""
+    name = eqn.primitive.name
+    rule = RULES.get(name)
+    if rule is None:
+        reason = NOT_SUPPORTED.get(name)
+        raise UnsupportedPrimitiveError(
+            f"JAX primitive '{name}' at {ctx.current_source} has no TF.js lowering"
+            + (f": {reason}" if reason else ""),
+            fix=(
+                "rewrite that line without it (see docs/coverage.md for what is supported)"
+                if reason
+                else "rewrite that line with supported operations (docs/coverage.md), or add a rule in jax2tfjs/lowering"
+            ),
+        )
+    try:
+        # Materialising builds an earlier rule's deferred ops, so its failures belong here too.
+        if not getattr(rule.lower, "raw_inputs", False):
+            inputs = [materialize(x) for x in inputs]
+        return rule.lower(ctx, eqn, *inputs)
+    except Jax2TfjsError:
+        raise
+    except Exception as err:  # a rule met parameters it cannot express: say where and what
+        raise LoweringError(
+            f"lowering '{name}' at {ctx.current_source} failed: {type(err).__name__}: {err}",
+            fix=f"see the limits of '{name}' in docs/coverage.md; rewrite that line if it is outside them",
+        ) from err
+
+
 def lower_closed_jaxpr(ctx: LoweringContext, closed: Any, args: Sequence[tf.Tensor]) -> list[tf.Tensor]:
     """Lower a top-level ClosedJaxpr: bind symbolic dims from the inputs, return plain tensors.
 
     Each call is one trace (TF may retrace, e.g. when saving): tensors of an earlier trace's graph
     must not leak into this one, so the per-trace state starts empty."""
-    ctx.dim_values, ctx.op_sources = {}, {}
+    ctx.start_trace()
     for var, tensor in zip(closed.jaxpr.invars, args, strict=True):
         ctx.bind_dims(var.aval.shape, tensor)
     outputs = eval_jaxpr(ctx, closed.jaxpr, closed.consts, args)
@@ -97,7 +96,7 @@ def lower_closed_jaxpr(ctx: LoweringContext, closed: Any, args: Sequence[tf.Tens
         return [materialize(v) for v in outputs]
     except Exception as err:  # a deferred op built only for the output
         raise LoweringError(
-            f"building the model's output failed (last primitive at {ctx.current_source}): {type(err).__name__}: {err}",
+            f"building the model's output, deferred by the line at {ctx.current_source}, failed: {type(err).__name__}: {err}",
             fix="see the limits in docs/coverage.md for the operations on that line",
         ) from err
 

@@ -15,7 +15,7 @@ import tensorflow as tf
 from flax import linen as nn
 from jax import lax
 
-from jax2tfjs.lowering.context import Deferred
+from jax2tfjs.lowering.context import Hints, WindowSum
 from jax2tfjs.lowering.conv import padding_mode
 from jax2tfjs.lowering.registry import Arg, Case, rule
 
@@ -49,7 +49,7 @@ def _from_2d(y, rank):
 
 @rule(
     "reduce_window_sum",
-    tf_ops=("AvgPool", "Pad", "Mul"),
+    tf_ops=("AvgPool", "Pad", "Mul", "ExpandDims", "Squeeze"),
     limits="windows over the spatial axes of NHWC/NWC inputs; followed by div by the window size it is one AvgPool",
     cases=[
         Case("avg_pool", lambda x: nn.avg_pool(x, (2, 2), strides=(2, 2)), [X]),
@@ -82,9 +82,7 @@ def lower_reduce_window_sum(ctx, eqn, x):
     def average():
         return _from_2d(tf.nn.avg_pool2d(x2, window, strides, "VALID"), rank)
 
-    return Deferred(
-        lambda: average() * float(count), {"window_sum": {"average": average, "count": float(count)}}
-    )
+    return ctx.defer(lambda: average() * float(count), Hints(window_sum=WindowSum(average, float(count))))
 
 
 @rule(

@@ -1,7 +1,10 @@
 """The rule registry: one lowering rule per JAX primitive, each with its parity cases.
 
-A rule module registers `@rule("add", tf_ops=("AddV2",), cases=[...])`; registering a name twice
-raises. `NOT_SUPPORTED` names primitives we refuse on purpose, with the reason users see. The test
+A rule module registers `@rule("add", tf_ops=("AddV2",), cases=[...])`. Names are checked against
+the installed JAX (primitives.py): a name that is not a live primitive, nor a rename listed in
+ALIASES, raises, and so does registering a primitive twice. `tf_ops` declares every TF op the rule
+may emit; the parity tests measure what each case really emits and fail on anything undeclared.
+`NOT_SUPPORTED` names primitives we refuse on purpose, with the reason users see. The test
 generator expands every rule's cases into parity tests, and docs/coverage.md is generated from here.
 """
 
@@ -12,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from jax2tfjs.lowering.primitives import UnknownPrimitiveName, resolve
 
 
 @dataclass(frozen=True)
@@ -55,19 +60,23 @@ class Case:
 
 @dataclass(frozen=True)
 class Rule:
+    """`primitive`'s lowering. Rules registered together (`and`/`or`/`not`/`xor`) share `lower`,
+    `tf_ops` and `cases`; `group` names them all, and each case must trace one of them."""
+
     primitive: str
     lower: Callable[..., Any]
     tf_ops: tuple[str, ...]
     limits: str
     cases: tuple[Case, ...] = field(default_factory=tuple)
     module: str = ""
+    group: tuple[str, ...] = ()
 
 
 RULES: dict[str, Rule] = {}
 
 # Primitives we do not lower, with the reason shown to users (and in docs/coverage.md).
 NOT_SUPPORTED: dict[str, str] = {
-    "while": "data-dependent loops have no TF.js-friendly form; unroll with a Python loop or lax.fori_loop with static bounds",
+    "while": "data-dependent loops have no TF.js-friendly form; unroll with a Python loop (lax.fori_loop becomes while or scan)",
     "scan": "lax.scan is not lowered yet; unroll it (a Python loop) before export",
     "cond": "lax.cond is not lowered yet; use jnp.where (select_n) on both branches",
     "fft": "TF.js runs FFT only on some backends and not in graph models reliably",
@@ -80,21 +89,45 @@ NOT_SUPPORTED: dict[str, str] = {
     "scatter": "TF.js lacks TensorScatterUpdate in graph models",
     "rng_bit_generator": "random numbers inside an exported model are not supported; pass noise as an input",
     "random_bits": "random numbers inside an exported model are not supported; pass noise as an input",
+    "random_seed": "random numbers inside an exported model are not supported; pass noise as an input",
+    "random_wrap": "random numbers inside an exported model are not supported; pass noise as an input",
 }
+
+
+def _check_refusals() -> None:
+    """NOT_SUPPORTED is looked up by the name in the jaxpr, so only live names can ever match."""
+    for name in NOT_SUPPORTED:
+        if resolve(name) != name:
+            raise UnknownPrimitiveName(
+                f"NOT_SUPPORTED lists {name!r}, an old name of {resolve(name)!r}: list the live name"
+            )
+
+
+_check_refusals()
+
+
+class RegistryError(ValueError):
+    """A rule module registers a primitive twice, or one it also refuses (a bug in jax2tfjs,
+    raised when the module is imported)."""
 
 
 def rule(
     *primitives: str, tf_ops: Sequence[str], limits: str = "", cases: Sequence[Case] = ()
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register `lower(ctx, eqn, *inputs)` for each named primitive (all share the cases)."""
+    """Register `lower(ctx, eqn, *inputs)` for each named primitive (all share the cases).
+
+    `tf_ops`: every TF op the rule emits itself (graph plumbing such as Const aside); empty for
+    rules that emit nothing, like inlined calls, whose nested equations emit under their own."""
 
     def add(lower: Callable[..., Any]) -> Callable[..., Any]:
-        for name in primitives:
+        group = tuple(resolve(name) for name in primitives)
+        for name in group:
             if name in RULES:
-                raise ValueError(f"a lowering rule for {name!r} is registered twice")
+                raise RegistryError(f"a lowering rule for {name!r} is registered twice")
             if name in NOT_SUPPORTED:
-                raise ValueError(f"{name!r} is listed in NOT_SUPPORTED and cannot also have a rule")
-            RULES[name] = Rule(name, lower, tuple(tf_ops), limits, tuple(cases), lower.__module__)
+                raise RegistryError(f"{name!r} is listed in NOT_SUPPORTED and cannot also have a rule")
+        for name in group:
+            RULES[name] = Rule(name, lower, tuple(tf_ops), limits, tuple(cases), lower.__module__, group)
         return lower
 
     return add

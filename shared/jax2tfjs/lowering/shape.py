@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import tensorflow as tf
 from jax import lax
 
-from jax2tfjs.lowering.context import Deferred, constant_value, is_static, materialize, reshape_target
+from jax2tfjs.lowering.context import Hints, constant_value, is_static, materialize, reshape_target
 from jax2tfjs.lowering.interpreter import raw_inputs
 from jax2tfjs.lowering.registry import Arg, Case, rule
 
@@ -44,17 +44,19 @@ def lower_reshape(ctx, eqn, x):
     value = constant_value(x)
     if value is not None and static:  # keep constants constant (and their `constant` hint)
         reshaped = value.reshape([int(d) for d in new_sizes])
-        return Deferred(lambda: tf.constant(reshaped, ctx.tf_dtype(reshaped.dtype)), {"constant": reshaped})
+        return ctx.defer(
+            lambda: tf.constant(reshaped, ctx.tf_dtype(reshaped.dtype)), Hints(constant=reshaped)
+        )
     tensor = materialize(x)
     build = lambda: tf.reshape(tensor, reshape_target(ctx, new_sizes))  # noqa: E731
     if tensor.shape.rank == 1 and static and list(new_sizes)[:-1] == [1] * (len(new_sizes) - 1):
-        return Deferred(build, {"bias_vector": tensor})
+        return ctx.defer(build, Hints(bias_vector=tensor))
     return build()
 
 
 @rule(
     "broadcast_in_dim",
-    tf_ops=("Reshape", "BroadcastTo", "Tile"),
+    tf_ops=("Reshape", "BroadcastTo", "Tile", "Shape", "StridedSlice", "Pack"),
     limits=(
         "elementwise ops take the size-1 form and broadcast implicitly; a materialised broadcast of "
         "static axes is Tile, one onto the dynamic batch BroadcastTo"
@@ -110,10 +112,8 @@ def lower_broadcast_in_dim(ctx, eqn, x):
 
     # Elementwise rules take the rank-equal `broadcastable` form and let TF broadcast implicitly,
     # so most broadcasts never emit BroadcastTo (or the Shape/Pack ops a dynamic batch needs).
-    found = {"broadcastable": reshaped}
-    if tensor.shape.rank == 1 and len(dims) == 1 and dims[0] == len(shape) - 1:
-        found["bias_vector"] = tensor
-    return Deferred(build, found)
+    onto_last_axis = tensor.shape.rank == 1 and len(dims) == 1 and dims[0] == len(shape) - 1
+    return ctx.defer(build, Hints(broadcastable=reshaped, bias_vector=tensor if onto_last_axis else None))
 
 
 @rule(
@@ -135,17 +135,6 @@ def lower_squeeze(ctx, eqn, x):
 
 
 @rule(
-    "expand_dims",
-    tf_ops=("ExpandDims",),
-    limits="current JAX emits broadcast_in_dim or reshape instead; kept for older jaxprs",
-)
-def lower_expand_dims(ctx, eqn, x):
-    for axis in sorted(eqn.params["dimensions"]):
-        x = tf.expand_dims(x, axis)
-    return x
-
-
-@rule(
     "concatenate",
     tf_ops=("ConcatV2",),
     cases=[
@@ -158,7 +147,7 @@ def lower_concatenate(ctx, eqn, *xs):
 
 @rule(
     "pad",
-    tf_ops=("Pad", "PadV2", "StridedSlice"),
+    tf_ops=("PadV2", "StridedSlice", "Fill"),
     limits="no interior padding; negative padding crops",
     cases=[
         Case("pad_zero", lambda x: jnp.pad(x, ((0, 0), (1, 2), (0, 1))), [Arg((B, 3, 4))]),
@@ -182,7 +171,7 @@ def lower_pad(ctx, eqn, x, value):
 
 @rule(
     "slice",
-    tf_ops=("StridedSlice",),
+    tf_ops=("StridedSlice", "Shape", "AddV2", "Pack"),
     cases=[
         Case("slice", lambda x: lax.slice(x, (0, 1, 0), (x.shape[0], 3, 5), (1, 1, 2)), [Arg((B, 4, 5))]),
         Case("slice_static", lambda x: lax.slice(x, (1, 0), (3, 2)), [Arg((4, 3))], batched=False),
@@ -206,7 +195,7 @@ def lower_slice(ctx, eqn, x):
 
 @rule(
     "dynamic_slice",
-    tf_ops=("Pack", "ClipByValue", "Slice"),
+    tf_ops=("Shape", "StridedSlice", "Sub", "Maximum", "Minimum", "Pack", "Slice"),
     limits="start indices are clamped into range, as in JAX",
     cases=[
         Case(
@@ -237,7 +226,7 @@ def lower_rev(ctx, eqn, x):
 
 @rule(
     "iota",
-    tf_ops=("Range", "Reshape", "BroadcastTo"),
+    tf_ops=("Range", "Cast", "Reshape", "BroadcastTo"),
     cases=[
         Case("iota", lambda x: x + jnp.arange(4, dtype=jnp.float32), [Arg((B, 4))]),
         Case(

@@ -8,8 +8,8 @@ from __future__ import annotations
 import flax.linen as nn
 import jax
 
-from jax2tfjs.models import ModelDef, register
 from jax2tfjs.models.cnn_config import CNNConfig
+from jax2tfjs.models.registry import ModelDef, register
 
 
 class CNN(nn.Module):

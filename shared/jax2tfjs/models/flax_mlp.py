@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import jax
 from flax import nnx
 
-from jax2tfjs.models import ModelDef, register
+from jax2tfjs.models.registry import ModelDef, register
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from jax2tfjs.models import ModelDef, register
 from jax2tfjs.models.cnn_config import CNNConfig
+from jax2tfjs.models.registry import ModelDef, register
 
 DIMENSIONS = ("NHWC", "HWIO", "NHWC")
 

@@ -39,6 +39,7 @@ class DtypePlan:
 
 
 def key_path(path: tuple) -> str:
+    """A JAX key path printed as `trees.fmt` prints our paths ('a/b/0')."""
     return "/".join(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path)
 
 
@@ -61,7 +62,10 @@ def _target(array: np.ndarray) -> tuple[np.dtype | None, str | None]:
 
 
 def plan_dtypes(params: Tree) -> DtypePlan:
-    """Cast every leaf TF.js cannot hold; record each cast (grouped by dtype) and each refusal."""
+    """Cast every leaf TF.js cannot hold; record each cast (grouped by dtype) and each refusal.
+
+    JAX's pytree map rather than `trees`: only it rebuilds every registered container as it was (an
+    nnx State, a NamedTuple); `trees.unflatten` gives plain dicts."""
     moved: dict[str, list[str]] = defaultdict(list)
     plan = DtypePlan(tree=params)
 

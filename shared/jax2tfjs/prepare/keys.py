@@ -2,23 +2,22 @@
 structure and shapes allow exactly one renaming.
 
 Two steps. *Locate*: the parameters may sit inside a TrainState (`step`, `params`, `opt_state`),
-under an extra `{'params': …}`, or at the top; every inner node whose keys (or, failing that, whose
-nameless structure and shapes) equal the model's is a candidate, and a node reached through a key
-named like the collection (`params`) wins over an optimizer's moments (`opt_state/0/mu` has the same
-structure). *Rename*: at each level, the model's keys missing from the given tree are paired with the
-given tree's extra keys by the structure and shapes below them; a group of identical layers is paired
-by their trailing numbers (Dense_1, Dense_2 ← layer1, layer2) and refused when they have none.
+under an extra `{'params': …}`, or at the top; `locate.locate` finds them (the one place that
+decides where parameters sit, shared with `examine`). *Rename*: at each level, the model's keys
+missing from the given tree are paired with the given tree's extra keys by the structure and shapes
+below them; a group of identical layers is paired by their trailing numbers (Dense_1, Dense_2 ←
+layer1, layer2) and refused when they have none.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from jax2tfjs.errors import ParamKeysError
 from jax2tfjs.prepare import param_check
+from jax2tfjs.prepare.locate import NotLocated, locate
 from jax2tfjs.prepare.trees import (
     Path,
     Tree,
@@ -28,7 +27,6 @@ from jax2tfjs.prepare.trees import (
     leaves,
     listing,
     natural_key,
-    nodes,
     signature,
     trailing_number,
 )
@@ -42,35 +40,6 @@ class KeyMatch:
 
 class _Refused(Exception):
     """No renaming, or more than one, fits; the message names the keys involved."""
-
-
-_TIERS: dict[str, Callable[[Tree, Tree], bool]] = {
-    "keys": lambda node, target: set(leaves(node)) == set(leaves(target)),
-    "shapes": lambda node, target: signature(node) == signature(target),
-    "transposable shapes": lambda node, target: signature(node, loose=True) == signature(target, loose=True),
-}
-
-
-def _locate(given: Tree, target: Tree, prefer: str) -> tuple[Path, str]:
-    """(path of the node holding `target`'s parameters, the tier that matched)."""
-    for tier, fits in _TIERS.items():
-        found = [path for path, node in nodes(given) if fits(node, target)]
-        if not found:
-            continue
-        if () in found:
-            return (), tier
-        pool = [p for p in found if p[-1] == prefer] or found
-        depth = min(len(p) for p in pool)
-        best = [p for p in pool if len(p) == depth]
-        if len(best) > 1:
-            raise _Refused(
-                f"the model's {prefer} fit at several places of the given tree: "
-                + ", ".join(f"'{fmt(p)}'" for p in best)
-            )
-        return best[0], tier
-    raise _Refused(
-        f"no part of the given tree has the keys, or the structure and shapes, of the model's {prefer}"
-    )
 
 
 def _pair(
@@ -175,14 +144,15 @@ def match_keys(given: Tree, expected: Tree, *, collections: bool) -> KeyMatch:
     for name, target in targets.items():
         natural = (name,) if collections else ()
         try:
-            path, tier = _locate(given, target, prefer=name)
+            location = locate(given, target, prefer=name)
+            path, tier = location.path, location.tier
             found = get(given, path)
             # Bare params for linen variables are a documented form, not something to report.
             bare_params = collections and name == "params" and path == ()
             if path != natural and not bare_params:
                 changes.append(f"used '{fmt(path)}' of the given tree as the model's {name}")
             arranged[name] = found if tier == "keys" else _rename(found, target, natural, changes)
-        except _Refused as err:
+        except (_Refused, NotLocated) as err:
             guess = get(given, natural) if _has(given, natural) else given
             diff = (
                 param_check.compare({name: guess}, {name: target})

@@ -1,8 +1,10 @@
 """Nested parameter trees as users hand them over: dicts (FrozenDicts unfrozen), lists and tuples
 (optimizer states), arrays or abstract `ShapeDtypeStruct`s at the leaves.
 
-Paths are tuples of string keys (list positions as their index), printed 'a/b/c'. `None` leaves
-(optax's EmptyState) hold nothing and are skipped.
+The one tree walker of the package's parameter handling: `children` says what is inside a node, and
+everything else here (leaves, nodes, the rows `examine` prints) walks through it, so conversion and
+`examine` see the same tree. Paths are tuples of string keys (list positions as their index), printed
+'a/b/c'. `None` leaves (optax's EmptyState) hold nothing and are skipped.
 """
 
 from __future__ import annotations
@@ -15,6 +17,13 @@ import numpy as np
 
 Tree = Any
 Path = tuple[str, ...]
+
+
+def unfreeze(tree: Tree) -> Tree:
+    """Nested Mappings (FrozenDict included) as plain dicts."""
+    if isinstance(tree, Mapping):
+        return {key: unfreeze(value) for key, value in tree.items()}
+    return tree
 
 
 def children(node: Tree) -> list[tuple[str, Tree]] | None:
@@ -54,6 +63,28 @@ def get(tree: Tree, path: Path) -> Tree:
     for key in path:
         tree = dict(children(tree) or [])[key]
     return tree
+
+
+def sorted_leaves(tree: Tree) -> list[tuple[Path, Any]]:
+    """leaves(tree) in natural path order ('dense2' before 'dense10')."""
+    return sorted(leaves(tree).items(), key=lambda item: tuple(natural_key(k) for k in item[0]))
+
+
+def leaf_rows(tree: Tree) -> list[dict[str, Any]]:
+    """One row per array, in natural path order: path, shape, dtype, count, bytes."""
+    rows = []
+    for path, leaf in sorted_leaves(tree):
+        array = np.asarray(leaf)
+        rows.append(
+            {
+                "path": fmt(path),
+                "shape": list(array.shape),
+                "dtype": str(array.dtype),
+                "count": int(array.size),
+                "bytes": int(array.nbytes),
+            }
+        )
+    return rows
 
 
 def unflatten(flat: dict[Path, Any]) -> dict[str, Any]:

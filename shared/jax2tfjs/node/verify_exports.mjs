@@ -1,0 +1,51 @@
+// Runs many exports in one Node process on one backend, for `verify`: starting Node and TF.js
+// costs about as much as checking a small export, so one process serves the whole job.
+// Usage: node verify_exports.mjs request.json
+// request: {backend, node_runtime, warmup, repeats, timing_batches: [1, 32],
+//           exports: [{model_dir, runs: [{name, input: {path, shape}, output_path}], timed_run}]}
+// Prints one JSON line: {backend, tfjs_version, exports: [{model_dir, load_ms, runs: {name:
+// {output_shape}}, timings} or {model_dir, error}]}. A broken export is an entry with its error,
+// never the end of the process.
+import fs from 'node:fs';
+import { loadGraphModel, predictToFile, readModelInput, startTfjs, tf, timePredictions } from './graph_model_io.mjs';
+
+async function runExport(spec, request) {
+  const loadStart = performance.now();
+  const model = await loadGraphModel(spec.model_dir);
+  const result = { model_dir: spec.model_dir, load_ms: performance.now() - loadStart, runs: {}, timings: {} };
+  try {
+    for (const run of spec.runs) {
+      const input = readModelInput(model, run.input.path, run.input.shape);
+      try {
+        result.runs[run.name] = { output_shape: await predictToFile(model, input, run.output_path) };
+        if (run.name === spec.timed_run) {
+          result.timings = timePredictions(model, input, request.timing_batches || [], request.warmup ?? 3, request.repeats ?? 10);
+        }
+      } finally {
+        input.dispose();
+      }
+    }
+  } finally {
+    model.dispose();
+  }
+  return result;
+}
+
+async function main() {
+  const request = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+  await startTfjs(request.node_runtime, request.backend);
+  const exports = [];
+  for (const spec of request.exports) {
+    try {
+      exports.push(await runExport(spec, request));
+    } catch (err) {
+      exports.push({ model_dir: spec.model_dir, error: String(err.message || err).split('\n')[0] });
+    }
+  }
+  process.stdout.write(JSON.stringify({ backend: tf.getBackend(), tfjs_version: tf.version.tfjs, exports }) + '\n');
+}
+
+main().catch((err) => {
+  process.stderr.write(`tfjs runner failed: ${err.stack || err}\n`);
+  process.exit(1);
+});
