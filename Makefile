@@ -169,7 +169,7 @@ convert-interactive: $(call job_prereq,convert) ## pick model, checkpoint and qu
 
 # MODEL and QUANT narrow verify only when given on the command line (their defaults mean "all").
 SAMPLES ?=
-verify: $(call job_prereq,verify) ## every export in real TF.js vs JAX: parity, accuracy, size, speed → report.md (MODEL=, QUANT=, SAMPLES=)
+verify: $(call job_prereq,verify) ## every export in real TF.js (cpu, wasm) vs its golden.json, plus accuracy for exports of checkpoints; size, speed → report.md (MODEL=, QUANT=, SAMPLES=)
 	$(call run_job,verify,$(if $(filter command line,$(origin MODEL)),--model=$(MODEL)) $(if $(filter command line,$(origin QUANT)),--quantization=$(QUANT)) $(if $(SAMPLES),--samples=$(SAMPLES)))
 
 zoo: $(VENV)/convert/.synced $(NODE_RUNNER)/node_modules/.synced ## the model zoo: 22 small models → TF.js (Node, wasm) vs JAX; table + success rate → volumes/zoo/zoo.md (exit 4 on a miss)

@@ -23,7 +23,7 @@ from jax2tfjs.export.tfjs_convert import NON_COMPUTE_OPS
 from jax2tfjs.lowering import RULES
 from jax2tfjs.lowering.context import Emission, LoweringContext
 from jax2tfjs.lowering.interpreter import lower_closed_jaxpr
-from jax2tfjs.lowering.registry import Arg, Case
+from jax2tfjs.lowering.registry import Arg, Case, Rule
 
 
 def trace_with_batch(fn: Any, specs: list[jax.ShapeDtypeStruct], batched: list[bool]) -> Any:
@@ -149,6 +149,27 @@ def run_case(case: Case, batch: int = 0, seed: int = 0) -> tuple[list[np.ndarray
 
 def _with_batch(arg: Arg, batch: int) -> Arg:
     return dataclasses.replace(arg, shape=(batch, *arg.shape[1:]))
+
+
+# The checks tests/convert_env/test_lowering_ops.py applies to every case. They take the rule and
+# TF.js's op list as arguments, so the tests can prove each check fires on a synthetic bad case.
+
+
+def misses_its_primitive(rule: Rule, lowered: LoweredCase) -> bool:
+    """The case traces none of its rule's primitives: it tests something else."""
+    return not set(rule.group) & lowered.primitives
+
+
+def undeclared_ops(lowered: LoweredCase, rules: dict[str, Rule]) -> dict[str, list[str]]:
+    """primitive → the ops its equations emitted that its rule's tf_ops does not declare."""
+    undeclared = {p: sorted(ops - set(rules[p].tf_ops)) for p, ops in lowered.emitted_ops().items()}
+    return {p: ops for p, ops in undeclared.items() if ops}
+
+
+def ops_tfjs_lacks(lowered: LoweredCase, tfjs_ops: set[str]) -> dict[str, list[str]]:
+    """primitive → the ops its equations emitted that TF.js's op list lacks."""
+    missing = {p: sorted(ops - tfjs_ops) for p, ops in lowered.emitted_ops().items()}
+    return {p: ops for p, ops in missing.items() if ops}
 
 
 def all_cases() -> dict[str, tuple[str, Case]]:

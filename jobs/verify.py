@@ -2,7 +2,8 @@
 
 Every export is checked from its own folder (jax2tfjs.verify): TF.js on the cpu and wasm backends
 against its golden.json, and, for exports of checkpoints, accuracy on the test split of
-volumes/data. Exits 4, naming the offending exports, when any export breaks its thresholds.
+volumes/data. Exits 4, naming the offending exports, when any export breaks its thresholds; exits 2
+(before reading any export) for a bad flag or a missing TF.js runtime, and when Node dies mid-run.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from jax2tfjs.export import publish
 from jax2tfjs.jobkit import run_job
 from jax2tfjs.models import resolve_name
 from jax2tfjs.verify import report as verify_report
-from jax2tfjs.verify.runner import VERIFY_FILE, TestSplit, export_folders, verify_exports
+from jax2tfjs.verify.runner import VERIFY_FILE, TestSplit, verify_exports
 from jax2tfjs.verify.thresholds import Thresholds
 
 
@@ -45,18 +46,27 @@ def _test_split(data_dir: str, samples: int | None) -> tuple[TestSplit | None, t
     return split, (arrays["x_test"], arrays["y_test"])
 
 
+def _backends(value: str | list | tuple) -> tuple[str, ...]:
+    """fire turns `--backends=cpu,wasm` into a tuple and `--backends=wasm` into a string."""
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
 def main(
     model: str | None = None,
     quantization: str | None = None,
     samples: int | None = None,
-    backends: str = "cpu,wasm",
+    backends: str | tuple[str, ...] = "cpu,wasm",
     export_dir: str = "volumes/exports",
     data_dir: str = "volumes/data",
     none_max_rel_err: float = Thresholds.none_max_rel_err,
     none_min_agreement: float = Thresholds.none_min_agreement,
     none_max_drop_points: float = Thresholds.none_max_drop_points,
+    float16_max_rel_err: float = Thresholds.float16_max_rel_err,
     float16_max_drop_points: float = Thresholds.float16_max_drop_points,
+    uint16_max_rel_err: float = Thresholds.uint16_max_rel_err,
     uint16_max_drop_points: float = Thresholds.uint16_max_drop_points,
+    uint8_max_rel_err: float = Thresholds.uint8_max_rel_err,
     uint8_max_drop_points: float = Thresholds.uint8_max_drop_points,
     timing_repeats: int = 10,
     memory_limit_gb: float | None = None,
@@ -69,21 +79,25 @@ def main(
       quantization: only this quantization.
       samples: use the first N test images (default: the whole test split).
       backends: comma-separated TF.js backends (cpu, wasm).
-      none_max_rel_err, none_min_agreement, *_max_drop_points: thresholds.
+      none_min_agreement, *_max_rel_err (golden.json, per quantization), *_max_drop_points
+        (accuracy): thresholds, see jax2tfjs.verify.thresholds.
       timing_repeats: timed runs per batch size (median reported).
     """
     thresholds = Thresholds(
-        none_max_rel_err,
-        none_min_agreement,
-        none_max_drop_points,
-        float16_max_drop_points,
-        uint16_max_drop_points,
-        uint8_max_drop_points,
+        none_max_rel_err=none_max_rel_err,
+        none_min_agreement=none_min_agreement,
+        none_max_drop_points=none_max_drop_points,
+        float16_max_rel_err=float16_max_rel_err,
+        float16_max_drop_points=float16_max_drop_points,
+        uint16_max_rel_err=uint16_max_rel_err,
+        uint16_max_drop_points=uint16_max_drop_points,
+        uint8_max_rel_err=uint8_max_rel_err,
+        uint8_max_drop_points=uint8_max_drop_points,
     )
     root = Path(export_dir)
 
     def work() -> dict:
-        folders = export_folders(root, resolve_name(model) if model else None, quantization)
+        folders = publish.export_folders(root, resolve_name(model) if model else None, quantization)
         if not folders:
             raise ExportError(
                 f"no exports{f' for {model}' if model else ''}{f' at {quantization}' if quantization else ''} under {root}",
@@ -91,8 +105,8 @@ def main(
                 path=root,
             )
         split, digits = _test_split(data_dir, samples)
-        print(f"[verify] {len(folders)} exports on {backends} ...", flush=True)
-        rows = verify_exports(folders, split, thresholds, tuple(backends.split(",")), timing_repeats)
+        print(f"[verify] {len(folders)} exports on {','.join(_backends(backends))} ...", flush=True)
+        rows = verify_exports(folders, split, thresholds, _backends(backends), timing_repeats)
         for row in rows:
             verdict = "pass" if row["passed"] else "FAIL " + "; ".join(row["failures"])
             print(f"[verify] {row['export']}: {verdict}", flush=True)
@@ -110,7 +124,7 @@ def main(
     ):  # a partial run: the summary covers every verified export
         rows_on_disk = [
             json.loads((f / VERIFY_FILE).read_text())
-            for f in export_folders(root)
+            for f in publish.export_folders(root)
             if (f / VERIFY_FILE).exists()
         ]
         verify_report.write(root, rows_on_disk, job)

@@ -30,6 +30,7 @@ BASE = {
     "provenance": set(),
     "lean_imports": set(),
     "compare": {"errors"},
+    "keypaths": set(),
     "memguard": {"atomic", "errors"},
     "jobkit": {"atomic", "errors", "memguard"},
 }

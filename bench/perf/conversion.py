@@ -19,7 +19,7 @@ from bench.perf import VENV
 from bench.perf.child import run_python
 from jax2tfjs import lean_imports
 from jax2tfjs.errors import ExportError
-from jax2tfjs.export import tfjs_convert as tfjs_export
+from jax2tfjs.export import tfjs_convert
 
 
 @dataclass(frozen=True)
@@ -72,14 +72,14 @@ def _written(converter: Converter, out_dir: Path) -> dict[str, Any]:
     files = {p.name: p.stat().st_size for p in sorted(out_dir.iterdir()) if p.is_file()}
     if converter.output == "onnx":
         return {"files": files, "model_bytes": files["model.onnx"], "bytes_written": sum(files.values())}
-    ops = tfjs_export.graph_ops(out_dir / "model.json")
-    model_bytes = tfjs_export.download_bytes(files)
+    ops = tfjs_convert.graph_ops(out_dir / "model.json")
+    model_bytes = tfjs_convert.download_bytes(files)
     return {
         "files": files,
         "model_bytes": model_bytes,
         "bytes_written": sum(files.values()),
         "ops": ops,
-        "compute_ops": tfjs_export.compute_op_count(ops),
+        "compute_ops": tfjs_convert.compute_op_count(ops),
     }
 
 

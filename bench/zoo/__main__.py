@@ -14,9 +14,9 @@ import fire
 
 from bench import zoo
 from bench.zoo import report
-from bench.zoo.runner import TOLERANCE, run_zoo
+from bench.zoo.runner import run_zoo
 from jax2tfjs import atomic
-from jax2tfjs.compare import EXIT_THRESHOLDS_MISSED
+from jax2tfjs.compare import EXIT_THRESHOLDS_MISSED, TOLERANCE
 from jax2tfjs.jobkit import run_job
 
 

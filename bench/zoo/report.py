@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.zoo.runner import RELATIVE_RULE
+from jax2tfjs.compare import RELATIVE_RULE
 from jax2tfjs.tables import Column, format_table, markdown_table, sci, text
 
 

@@ -23,8 +23,9 @@ from typing import Any
 import jax
 import numpy as np
 
-from jax2tfjs import atomic, sources
+from jax2tfjs import atomic, compare, sources
 from jax2tfjs.errors import Jax2TfjsError, ModelInputError
+from jax2tfjs.export import golden as golden_file
 from jax2tfjs.export import savedmodel, tfjs_convert
 from jax2tfjs.lowering import tf_module
 from jax2tfjs.prepare import input_spec as specs
@@ -156,9 +157,9 @@ def to_tensorflowjs(
         saved_dir, export_dir = staging / "saved_model", staging / "tfjs"
         phases.run("save", lambda: savedmodel.save(module, saved_dir))
         phases.run("tfjs", lambda: tfjs_convert.convert(saved_dir, export_dir, quantization, metadata))
-        max_diff = phases.run("check", lambda: _savedmodel_diff(saved_dir, golden))
-        _write_golden(export_dir, golden)
-        report = _report(resolved, module, metadata, export_dir, out_dir, max_diff, phases.times)
+        check = phases.run("check", lambda: _savedmodel_diff(saved_dir, golden))
+        _write_golden(export_dir, golden, check)
+        report = _report(resolved, module, metadata, export_dir, out_dir, check.max_abs_diff, phases.times)
         atomic.write_json(export_dir / "report.json", report.to_dict())
         _replace_dir(export_dir, out_dir)
     return report
@@ -232,20 +233,13 @@ def _staging_beside(out_dir: Path) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def _savedmodel_diff(saved_dir: Path, golden: _Golden) -> float:
-    return float(np.max(np.abs(savedmodel.run_saved(saved_dir, golden.inputs) - golden.outputs)))
+def _savedmodel_diff(saved_dir: Path, golden: _Golden) -> compare.Comparison:
+    """The SavedModel against JAX on the golden inputs, under the shared rule (jax2tfjs.compare)."""
+    return compare.compare(savedmodel.run_saved(saved_dir, golden.inputs), golden.outputs)
 
 
-def _write_golden(export_dir: Path, golden: _Golden) -> None:
-    atomic.write_json(
-        export_dir / "golden.json",
-        {
-            "input_shape": list(golden.inputs.shape),
-            "inputs": golden.inputs.tolist(),
-            "outputs": golden.outputs.tolist(),
-            "note": "JAX's outputs for these inputs; runners and the web page self-check against them",
-        },
-    )
+def _write_golden(export_dir: Path, golden: _Golden, check: compare.Comparison) -> None:
+    golden_file.write(export_dir, golden.inputs, golden.outputs, savedmodel=check)
 
 
 def _report(

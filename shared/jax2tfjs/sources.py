@@ -29,7 +29,7 @@ from jax2tfjs.errors import Jax2TfjsError, ModelInputError
 from jax2tfjs.models import ModelDef, get_model
 from jax2tfjs.prepare import autofix as fixes
 from jax2tfjs.prepare import input_spec as specs
-from jax2tfjs.prepare.locate import is_our_state, locate
+from jax2tfjs.prepare.locate import is_our_state
 from jax2tfjs.prepare.trees import get, leaves, shape_of, unfreeze
 
 
@@ -56,7 +56,7 @@ def restore_tree(step_dir: Path) -> Any:
     tree = unfreeze(checkpoints.restore_raw(step_dir))
     # What jobs/train saves is a documented form: its params are taken as they are. Anything else
     # goes whole to the key fixes, which locate the params against the model and report it.
-    return get(tree, locate(tree).path) if is_our_state(tree) else tree
+    return get(tree, ("params",)) if is_our_state(tree) else tree
 
 
 def step_folder(path: Path) -> Path:

@@ -9,6 +9,7 @@ when set, else jax2tfjs/node/ itself (`make setup` fills it in a checkout). `ins
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -125,8 +126,11 @@ def run_in_tfjs(
     warmup: int = 3,
     repeats: int = 10,
     timeout_s: float = 600,
+    golden_self_check: bool = True,
 ) -> tuple[np.ndarray | None, dict[str, Any]]:
-    """(outputs, info) where info has load_ms, predict_ms, timings per batch, golden_max_abs_diff."""
+    """(outputs, info) where info has load_ms, predict_ms, timings per batch and, with
+    `golden_self_check` and a golden.json in the folder, golden_max_abs_diff (the runner's own check,
+    for callers with no Python side; those that compare golden.json themselves turn it off)."""
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}")
     node, runtime = check_setup()
@@ -144,6 +148,7 @@ def run_in_tfjs(
         "repeats": repeats,
         "timing_batches": list(timing_batches),
         "node_runtime": str(runtime),
+        "golden_self_check": golden_self_check,
     }
     try:
         return run_node_script(node, RUNNER, request, inputs, timeout_s=timeout_s)
@@ -154,42 +159,59 @@ def run_in_tfjs(
             path=model_dir,
         ) from None
     except NodeScriptFailed as failed:
-        # The runner's own line says what failed; the JS stack under it names only tfjs internals,
-        # and the cpu backend prints a Node banner on stderr before anything else.
-        lines = [line for line in failed.stderr.splitlines() if line.strip()]
-        cause = next(
-            (line for line in lines if line.startswith(RUNNER_FAILED)),
-            lines[-1] if lines else "no output",
-        )
         raise ExportError(
-            f"TF.js ({backend}) could not run the model: {cause.removeprefix(RUNNER_FAILED).strip()}",
+            f"TF.js ({backend}) could not run the model: {failed.cause}",
             fix="the export may be corrupt or use an op this backend lacks; re-run `make convert`",
             path=model_dir,
-        ) from None
+        ) from failed
+
+
+def runner_failure_cause(stderr: str) -> str:
+    """What a Node runner says failed: its own RUNNER_FAILED line (the JS stack under it names only
+    tfjs internals, and the cpu backend prints a Node banner on stderr first), else stderr's last line."""
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    cause = next((line for line in lines if line.startswith(RUNNER_FAILED)), lines[-1] if lines else "")
+    return cause.removeprefix(RUNNER_FAILED).strip() or "no output"
 
 
 class NodeScriptFailed(Exception):
+    """A Node runner exited non-zero or printed no JSON result; `stderr` is all it said."""
+
     def __init__(self, stderr: str):
         super().__init__(stderr[-800:])
         self.stderr = stderr
 
+    @property
+    def cause(self) -> str:
+        return runner_failure_cause(self.stderr)
+
 
 def run_node_script(
-    node: str, script: Path, request: dict[str, Any], inputs: np.ndarray | None, *, timeout_s: float
+    node: str,
+    script: Path,
+    request: dict[str, Any],
+    inputs: np.ndarray | None = None,
+    *,
+    timeout_s: float,
+    workdir: Path | None = None,
 ) -> tuple[np.ndarray | None, dict[str, Any]]:
-    """The contract our Node runners share (run_graph_model.mjs here, bench/node/run_onnx.mjs): a
-    request.json, inputs and outputs as raw little-endian float32 files, one JSON line back.
-    Raises subprocess.TimeoutExpired, or NodeScriptFailed with stderr on a non-zero exit."""
-    with tempfile.TemporaryDirectory(prefix="jax2tfjs-node-") as tmp:
+    """The contract our Node runners share (run_graph_model.mjs, verify_exports.mjs,
+    bench/node/run_onnx.mjs): a request.json, inputs and outputs as raw little-endian float32 files,
+    one JSON line back. With `inputs`, this function writes them and reads the output back; a caller
+    whose request names its own input and output files passes `workdir` (where request.json goes,
+    beside them) and reads its outputs itself. Raises subprocess.TimeoutExpired, or NodeScriptFailed
+    with stderr on a non-zero exit or when no JSON line came back."""
+    with contextlib.ExitStack() as stack:
+        tmp = workdir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="jax2tfjs-node-")))
         request = dict(request)
         if inputs is not None:
             x = np.ascontiguousarray(inputs, dtype="<f4")
-            (Path(tmp) / "input.bin").write_bytes(x.tobytes())
-            request["input"] = {"path": f"{tmp}/input.bin", "shape": list(x.shape)}
-            request["output_path"] = f"{tmp}/output.bin"
-        (Path(tmp) / "request.json").write_text(json.dumps(request))
+            (tmp / "input.bin").write_bytes(x.tobytes())
+            request["input"] = {"path": str(tmp / "input.bin"), "shape": list(x.shape)}
+            request["output_path"] = str(tmp / "output.bin")
+        (tmp / "request.json").write_text(json.dumps(request))
         proc = subprocess.run(
-            [node, str(script), f"{tmp}/request.json"],
+            [node, str(script), str(tmp / "request.json")],
             capture_output=True,
             text=True,
             timeout=timeout_s,
@@ -197,10 +219,15 @@ def run_node_script(
         )
         if proc.returncode != 0:
             raise NodeScriptFailed(proc.stderr)
-        info = json.loads(proc.stdout.strip().splitlines()[-1])
+        try:
+            info = json.loads(proc.stdout.strip().splitlines()[-1])
+        except (IndexError, json.JSONDecodeError) as err:
+            raise NodeScriptFailed(
+                f"{proc.stderr}\nno JSON result line on stdout (it ended: {proc.stdout[-300:]!r})"
+            ) from err
         outputs = None
         if inputs is not None:
-            outputs = np.frombuffer((Path(tmp) / "output.bin").read_bytes(), dtype="<f4").reshape(
+            outputs = np.frombuffer((tmp / "output.bin").read_bytes(), dtype="<f4").reshape(
                 info["output_shape"]
             )
     return outputs, info

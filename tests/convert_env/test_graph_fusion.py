@@ -1,4 +1,4 @@
-"""Our contraction fusion (graph_fusion, run in place of grappler's CPU-dependent remapper): it fuses
+"""Our contraction fusion (export/fusion.py, run in place of grappler's CPU-dependent remapper): it fuses
 what every TF.js backend runs, keeps the rest as separate ops, and a fused op no backend runs is
 refused with a typed error instead of failing later in a browser."""
 

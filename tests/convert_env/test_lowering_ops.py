@@ -7,11 +7,21 @@ graph must name the equation that made it (MissingTfjsOpError points users at th
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import pytest
+import tensorflow as tf
 
-from bench.parity import all_cases, lower_case, measured_ops
+from bench.parity import (
+    all_cases,
+    lower_case,
+    measured_ops,
+    misses_its_primitive,
+    ops_tfjs_lacks,
+    undeclared_ops,
+)
 from jax2tfjs.export.tfjs_convert import tfjs_op_names
 from jax2tfjs.lowering import RULES
+from jax2tfjs.lowering.registry import Arg, Case, Rule
 
 CASES = all_cases()
 
@@ -19,24 +29,49 @@ CASES = all_cases()
 @pytest.mark.parametrize("key", CASES.keys())
 def test_case_traces_its_rules_primitive(key):
     primitive, case = CASES[key]
-    group = RULES[primitive].group
-    traced = lower_case(case).primitives
-    assert set(group) & traced, f"{key} traces {sorted(traced)}, none of its rule's {group}"
+    lowered = lower_case(case)
+    assert not misses_its_primitive(RULES[primitive], lowered), (
+        f"{key} traces {sorted(lowered.primitives)}, none of its rule's {RULES[primitive].group}"
+    )
 
 
 @pytest.mark.parametrize("key", CASES.keys())
 def test_case_emits_only_declared_ops(key):
-    emitted = lower_case(CASES[key][1]).emitted_ops()
-    undeclared = {p: sorted(ops - set(RULES[p].tf_ops)) for p, ops in emitted.items()}
-    assert not {p: ops for p, ops in undeclared.items() if ops}, (
+    assert undeclared_ops(lower_case(CASES[key][1]), RULES) == {}, (
         "add them to the rule's tf_ops, or stop emitting them"
     )
 
 
 @pytest.mark.parametrize("key", CASES.keys())
 def test_case_emits_only_ops_tfjs_has(key):
-    missing = {p: sorted(ops - tfjs_op_names()) for p, ops in lower_case(CASES[key][1]).emitted_ops().items()}
-    assert not {p: ops for p, ops in missing.items() if ops}
+    assert ops_tfjs_lacks(lower_case(CASES[key][1]), tfjs_op_names()) == {}
+
+
+# The checks above, fed bad cases on purpose: each must report what is wrong.
+
+
+def _sin_rule(lower=lambda ctx, eqn, x: tf.sin(x), tf_ops=("Sin",)):
+    return Rule("sin", lower, tf_ops, limits="", group=("sin",))
+
+
+def test_an_undeclared_op_is_reported():
+    lowered = lower_case(Case("sin", jnp.sin, [Arg((2, 3))]))
+    declared_cos_only = {**RULES, "sin": _sin_rule(tf_ops=("Cos",))}
+    assert undeclared_ops(lowered, declared_cos_only) == {"sin": ["Sin"]}
+
+
+def test_an_op_tfjs_lacks_is_reported(monkeypatch):
+    # A rule that lowers sin through Lgamma, an op TF.js's op list does not have.
+    monkeypatch.setitem(RULES, "sin", _sin_rule(lambda ctx, eqn, x: tf.math.lgamma(x), ("Lgamma",)))
+    lowered = lower_case(Case("sin_via_lgamma", jnp.sin, [Arg((2, 3))]))
+    assert "Lgamma" not in tfjs_op_names()
+    assert ops_tfjs_lacks(lowered, tfjs_op_names()) == {"sin": ["Lgamma"]}
+
+
+def test_a_case_that_misses_its_rules_primitive_is_reported():
+    lowered = lower_case(Case("cos_not_sin", jnp.cos, [Arg((2, 3))]))
+    assert misses_its_primitive(_sin_rule(), lowered)
+    assert not misses_its_primitive(RULES["cos"], lowered)
 
 
 @pytest.mark.parametrize("key", CASES.keys())

@@ -32,10 +32,33 @@ def test_the_live_set_comes_from_jax_itself():
     assert not {"pjit", "core_call", "checkpoint", "custom_vjp_call_jaxpr", "expand_dims"} & live_primitives()
 
 
-def test_registering_a_name_that_is_no_live_primitive_raises():
+def test_the_pinned_jax_has_every_name_the_registry_uses():
+    # On a newer JAX a renamed primitive lands here instead of breaking the import; on ours, none.
+    assert registry.DEAD_NAMES == {}
+
+
+def test_resolving_a_name_that_is_no_live_primitive_raises():
     with pytest.raises(UnknownPrimitiveName, match="expand_dims"):
+        resolve("expand_dims")
+
+
+def test_registering_a_dead_name_records_it_and_skips_the_rule(monkeypatch):
+    monkeypatch.setattr(registry, "DEAD_NAMES", {})
+    with pytest.warns(registry.DeadPrimitiveNameWarning, match="expand_dims"):
         registry.rule("expand_dims", tf_ops=("ExpandDims",))(lambda ctx, eqn, x: x)
     assert "expand_dims" not in RULES
+    assert list(registry.DEAD_NAMES) == ["expand_dims"]
+    assert "lowering rule" in registry.DEAD_NAMES["expand_dims"]
+
+
+def test_a_dead_refusal_is_recorded_and_dropped(monkeypatch):
+    monkeypatch.setattr(registry, "DEAD_NAMES", {})
+    refusals = {"scan": "unroll it", "custom_lin_old": "gone", "pjit": "old name of jit"}
+    monkeypatch.setattr(registry, "NOT_SUPPORTED", refusals)
+    with pytest.warns(registry.DeadPrimitiveNameWarning, match="custom_lin_old"):
+        registry._check_refusals()
+    assert refusals == {"scan": "unroll it", "jit": "old name of jit"}
+    assert list(registry.DEAD_NAMES) == ["custom_lin_old"]
 
 
 def test_an_alias_lands_on_the_live_primitive():

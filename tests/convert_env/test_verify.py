@@ -14,8 +14,11 @@ import pytest
 from conftest import ROOT, run, venv_python
 from jax2tfjs import checkpoints
 from jax2tfjs.api import to_tensorflowjs
+from jax2tfjs.errors import ExportError
+from jax2tfjs.export import golden as golden_file
 from jax2tfjs.tfjs_runtime import run_in_tfjs
-from jax2tfjs.verify.tfjs_batch import ExportRuns, run_exports
+from jax2tfjs.verify import tfjs_batch
+from jax2tfjs.verify.tfjs_batch import ExportRuns, _export_specs, run_exports
 from jax2tfjs.verify.thresholds import Thresholds
 
 
@@ -81,6 +84,9 @@ def test_runner_times_batch_1_and_32_and_self_checks_golden(exports):
     assert outputs.shape == (40, 10)
     assert info["timings"]["1"] > 0 and info["timings"]["32"] > 0 and info["load_ms"] > 0
     assert info["golden_max_abs_diff"] < 1e-4
+    # Callers that compare golden.json themselves (doctor, the zoo, the corpus) run it only once.
+    _, info = run_in_tfjs(exports / "flax_mlp" / "none", x[:1], "wasm", golden_self_check=False)
+    assert "golden_max_abs_diff" not in info and info["load_ms"] > 0
 
 
 def test_one_node_process_runs_many_exports_and_a_broken_one_is_an_outcome(exports, tmp_path):
@@ -116,11 +122,104 @@ def test_thresholds_per_quantization():
     assert "relative error 2.00e-04 > 0.0001" in t.check("none", tfjs(2e-4, 1.0, 0.0))[0]
     assert "agreement" in t.check("none", tfjs(5e-5, 0.875, 0.0))[0]
     assert "drop 0.05 points > 0" in t.check("none", tfjs(5e-5, 1.0, 0.05))[0]
-    assert t.check("float16", tfjs(1e-2, 0.875, 0.05)) == []
-    assert "drop 0.20 points > 0.1" in t.check("uint16", tfjs(1e-2, 0.99, 0.2))[0]
-    assert t.check("uint8", tfjs(0.1, 0.5, 0.4)) == [] and t.check("uint8", tfjs(0.1, 0.99, 0.6))
-    assert t.check("float16", tfjs(1e-2, 0.5, None)) == []  # no accuracy measured: nothing to judge
+    # golden.json is judged at every quantization, each with its own limit on the relative error.
+    assert t.check("float16", tfjs(1e-3, 0.875, 0.05)) == []
+    assert "relative error 3.00e-03 > 0.002 at float16" in t.check("float16", tfjs(3e-3, 1.0, 0.0))[0]
+    assert t.check("uint16", tfjs(4e-4, 1.0, 0.0)) == []
+    assert "> 0.0005 at uint16" in t.check("uint16", tfjs(6e-4, 1.0, 0.0))[0]
+    assert "drop 0.20 points > 0.1" in t.check("uint16", tfjs(1e-4, 0.99, 0.2))[0]
+    assert t.check("uint8", tfjs(0.04, 0.5, 0.4)) == [] and t.check("uint8", tfjs(0.04, 0.99, 0.6))
+    assert "> 0.05 at uint8" in t.check("uint8", tfjs(0.1, 1.0, 0.0))[0]
+    assert t.check("float16", tfjs(1e-3, 0.5, None)) == []  # no accuracy measured: nothing to judge
     assert "could not run" in t.check("none", {"cpu": {"error": "TF.js could not run the model: x"}})[0]
+
+
+def test_golden_json_records_the_savedmodel_check_and_a_malformed_one_is_a_typed_error(plain_export):
+    folder = plain_export / "digitnet" / "none"
+    found = golden_file.read(folder)
+    report = json.loads((folder / "report.json").read_text())
+    assert found.inputs.shape == (8, 28, 28, 1) and found.outputs.shape == (8, 10)
+    # The report's absolute figure and golden.json's record come from the same Comparison.
+    assert found.savedmodel["max_abs_diff"] == report["savedmodel_max_abs_diff"]
+    assert 0 <= found.savedmodel_rel_err <= found.savedmodel["max_abs_diff"] < 1e-4
+    raw = json.loads((folder / "golden.json").read_text())
+    raw["input_shape"] = [9, 28, 28, 1]  # one input more than golden.json holds
+    (folder / "golden.json").write_text(json.dumps(raw))
+    with pytest.raises(ExportError, match=r"golden\.json is malformed"):
+        golden_file.read(folder)
+    (folder / "golden.json").unlink()
+    with pytest.raises(ExportError, match=r"golden\.json is missing"):
+        golden_file.read(folder)
+
+
+def test_the_test_split_is_written_once_per_backend_run(tmp_path):
+    split = np.zeros((5, 28, 28, 1), np.float32)
+    runs = [
+        ExportRuns(
+            tmp_path / "m" / q, {"golden": np.full((2, 28, 28, 1), i, np.float32), "test": split}, "test"
+        )
+        for i, q in enumerate(("none", "uint8"))
+    ]
+    specs = _export_specs(runs, tmp_path)
+    test_inputs = [run["input"]["path"] for spec in specs for run in spec["runs"] if run["name"] == "test"]
+    golden_inputs = {
+        run["input"]["path"] for spec in specs for run in spec["runs"] if run["name"] == "golden"
+    }
+    assert len(test_inputs) == 2 and len(set(test_inputs)) == 1 and len(golden_inputs) == 2
+    assert len(list(tmp_path.glob("input-*.bin"))) == 3
+
+
+def _fake_runner(tmp_path, monkeypatch, body):
+    """A stand-in for verify_exports.mjs (a real Node process), to make it die or answer nonsense."""
+    script = tmp_path / "fake_runner.mjs"
+    script.write_text(body)
+    monkeypatch.setattr(tfjs_batch, "RUNNER", script)
+
+
+def test_a_node_process_dying_mid_batch_names_the_export_it_was_running(exports, tmp_path, monkeypatch):
+    runs = [
+        ExportRuns(exports / "flax_mlp" / q, {"a": np.zeros((1, 28, 28, 1))}) for q in ("none", "float16")
+    ]
+    _fake_runner(
+        tmp_path,
+        monkeypatch,
+        "process.stderr.write('verify: starting 0 a\\nverify: starting 1 b\\ntfjs runner failed: Aborted()\\n');"
+        "process.exit(134);",
+    )
+    with pytest.raises(ExportError) as caught:
+        run_exports(runs, "cpu")
+    assert "died while running export flax_mlp/float16 (2 of 2): Aborted()" in caught.value.cause
+    _fake_runner(tmp_path, monkeypatch, "process.stdout.write('not json\\n');")
+    with pytest.raises(ExportError) as caught:
+        run_exports(runs, "cpu")
+    assert "could not start" in caught.value.cause and "not json" in caught.value.cause
+    _fake_runner(tmp_path, monkeypatch, "process.stdout.write(JSON.stringify({exports: []}) + '\\n');")
+    with pytest.raises(ExportError, match="answered for 0 of 2 exports"):
+        run_exports(runs, "cpu")
+
+
+def test_a_bad_backend_or_a_missing_tfjs_runtime_is_the_jobs_error_not_failed_rows(
+    plain_export, mnist_dir, tmp_path, monkeypatch
+):
+    proc = verify(plain_export, mnist_dir, "--backends=cpu,gpu")
+    assert proc.returncode == 2 and "unknown TF.js backend(s) gpu" in proc.stderr, proc.stderr[-2000:]
+    monkeypatch.setenv("JAX2TFJS_NODE_RUNTIME", str(tmp_path / "empty"))
+    proc = verify(plain_export, mnist_dir)
+    assert proc.returncode == 2 and "TF.js is not installed" in proc.stderr, proc.stderr[-2000:]
+    assert not (plain_export / "digitnet" / "none" / "verify.json").exists()
+
+
+def test_a_quantized_export_over_its_golden_limit_fails_verify(exports, mnist_dir):
+    path = exports / "flax_mlp" / "float16" / "golden.json"
+    golden = json.loads(path.read_text())
+    golden["outputs"][3][7] += 0.01  # relative error ≈ 1e-2: within none's view of uint8, over float16's 2e-3
+    path.write_text(json.dumps(golden))
+    proc = verify(exports, mnist_dir, "--quantization=float16", "--samples=64")
+    assert proc.returncode == 4, proc.stdout[-3000:]
+    assert "flax_mlp/float16: FAIL cpu: golden.json relative error" in proc.stdout
+    assert "> 0.002 at float16" in proc.stdout and "flax_mlp/none: pass" in proc.stdout
+    proc = verify(exports, mnist_dir, "--quantization=float16", "--samples=64", "--float16_max_rel_err=0.05")
+    assert proc.returncode == 0, proc.stdout[-3000:]
 
 
 def test_verify_job_checks_golden_and_the_recorded_accuracy_writes_report_chart_index(exports, mnist_dir):
@@ -158,9 +257,7 @@ def _corrupt_shard(folder):
 
 
 def test_on_part_of_the_split_quantized_exports_are_judged_against_the_none_export(exports, mnist_dir):
-    _corrupt_shard(
-        exports / "flax_mlp" / "float16"
-    )  # its golden.json is not judged: only accuracy can catch it
+    _corrupt_shard(exports / "flax_mlp" / "float16")
     proc = verify(exports, mnist_dir, "--samples=64")
     assert proc.returncode == 4, proc.stdout[-3000:]
     row = json.loads((exports / "flax_mlp" / "float16" / "verify.json").read_text())

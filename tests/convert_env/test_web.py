@@ -21,7 +21,7 @@ from conftest import ROOT
 from jax2tfjs import checkpoints
 from jax2tfjs.api import to_tensorflowjs
 from jax2tfjs.data import load_dataset
-from jax2tfjs.export import publish as exports_index
+from jax2tfjs.export import publish
 from jax2tfjs.sources import resolve
 from jax2tfjs.training import TrainConfig, train_and_evaluate
 
@@ -84,8 +84,8 @@ def site(tmp_path_factory, mnist_dir):
                 quantization=quant,
                 progress=False,
             )
-    exports_index.rebuild(exports)
-    exports_index.write_samples(exports, arrays["x_test"], arrays["y_test"])
+    publish.rebuild(exports)
+    publish.write_samples(exports, arrays["x_test"], arrays["y_test"])
     samples = json.loads((exports / "samples.json").read_text())
     x = np.asarray(samples["images"], np.float32).reshape(-1, 28, 28, 1) / 255.0
     expected = {}
@@ -182,7 +182,7 @@ def test_a_broken_export_is_named_and_the_page_stays_usable(site, tmp_path, brow
     exports = tmp_path / "exports"
     shutil.copytree(site["exports"] / "flax_mlp", exports / "flax_mlp")
     (exports / "flax_mlp" / "none" / "model.json").write_text("{ not json")
-    exports_index.write_samples(exports, np.zeros((1, 28, 28, 1), np.uint8), [0])
+    publish.write_samples(exports, np.zeros((1, 28, 28, 1), np.uint8), [0])
     index = {
         "exports": [
             {**entry, "verified": None}

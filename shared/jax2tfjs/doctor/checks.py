@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from jax2tfjs import checkpoints
-from jax2tfjs.doctor.checkpoint import check_checkpoint
 from jax2tfjs.doctor.export import check_export
 from jax2tfjs.doctor.findings import ERROR, OK, WARNING, Finding, from_error, healthy, render
 from jax2tfjs.errors import CheckpointError, ModelInputError
@@ -45,6 +44,9 @@ def examine(path: str | Path, *, golden: bool = False, backend: str = "wasm") ->
     if kind == "export":
         return kind, check_export(path, golden=golden, backend=backend)
     if kind == "checkpoint":
+        # Imported here for its cost, not a cycle: JAX and Flax (seconds) only when a checkpoint is checked.
+        from jax2tfjs.doctor.checkpoint import check_checkpoint
+
         return kind, check_checkpoint(path)
     err = ModelInputError(
         "this is neither a checkpoint (state/, _CHECKPOINT_METADATA) nor an export (model.json, shards)",

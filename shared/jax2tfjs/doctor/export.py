@@ -10,11 +10,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from jax2tfjs import compare
 from jax2tfjs.doctor.findings import OK, WARNING, Finding, from_error
 from jax2tfjs.errors import ExportError, MissingTfjsOpError
+from jax2tfjs.export import golden as golden_file
 from jax2tfjs.export import publish
 from jax2tfjs.export.tfjs_convert import NON_COMPUTE_OPS, tfjs_op_names
 from jax2tfjs.tfjs_runtime import run_in_tfjs
@@ -77,37 +76,30 @@ def _check_ops(nodes: list[dict[str, Any]]) -> Finding:
     return Finding(OK, "ops", f"{compute} compute ops, all in TF.js's op list ({', '.join(sorted(counts))})")
 
 
-def _check_golden(folder: Path, model_json: dict[str, Any], run: bool, backend: str) -> list[Finding]:
-    path = folder / "golden.json"
-    if not path.exists():
+def _check_golden(folder: Path, quantization: str, run: bool, backend: str) -> list[Finding]:
+    if not (folder / golden_file.GOLDEN_FILE).exists():
         return [
             Finding(
                 WARNING, "golden.json", "missing: the page and the Node runner cannot self-check this export"
             )
         ]
     try:
-        golden = json.loads(path.read_text())
-        count = math.prod(golden["input_shape"])
-        if len(_flat(golden["inputs"])) != count:
-            raise ValueError(f"{len(_flat(golden['inputs']))} input values for shape {golden['input_shape']}")
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        err = ExportError(f"golden.json is unreadable: {err}", fix="re-run `make convert` for this export")
+        golden = golden_file.read(folder)
+    except ExportError as err:
         return [from_error("golden.json", err)]
-    findings = [
-        Finding(OK, "golden.json", f"{golden['input_shape'][0]} inputs of {golden['input_shape'][1:]}")
-    ]
+    shape = list(golden.inputs.shape)
+    findings = [Finding(OK, "golden.json", f"{shape[0]} inputs of {shape[1:]}")]
     if not run:
         return findings
-    x = np.asarray(golden["inputs"], np.float32).reshape(golden["input_shape"])
     try:
-        outputs, info = run_in_tfjs(folder, x, backend, warmup=0, repeats=1)
+        # The runner's own golden self-check is off: golden.json is compared here, once.
+        outputs, info = run_in_tfjs(
+            folder, golden.inputs, backend, warmup=0, repeats=1, golden_self_check=False
+        )
     except ExportError as err:
         return [*findings, from_error("tfjs", err)]
     # The same rule verify, the zoo and the corpus use (jax2tfjs.compare).
-    result = compare.compare(outputs, golden["outputs"])
-    quantization = (model_json.get("userDefinedMetadata", {}).get("jax2tfjs") or {}).get(
-        "quantization", "none"
-    )
+    result = compare.compare(outputs, golden.outputs)
     measured = f"max |Δ| {result.max_abs_diff:.2e}, relative error {result.rel_err:.2e}"
     if quantization == "none" and not result.within():
         err = ExportError(
@@ -124,12 +116,6 @@ def _check_golden(folder: Path, model_json: dict[str, Any], run: bool, backend: 
             )
         )
     return findings
-
-
-def _flat(values: Any) -> list[float]:
-    if isinstance(values, list):
-        return [v for item in values for v in _flat(item)]
-    return [values]
 
 
 def _check_listing(folder: Path) -> Finding | None:
@@ -171,7 +157,7 @@ def check_export(folder: Path, *, golden: bool = False, backend: str = "wasm") -
     findings = [Finding(OK, "model.json", f"{model_json.get('format', '?')}, {len(nodes)} nodes")]
     findings += _check_shards(folder, manifest)
     findings.append(_check_ops(nodes))
-    meta = (model_json.get("userDefinedMetadata") or {}).get("jax2tfjs")
+    meta = publish.jax2tfjs_metadata(model_json)
     if meta:
         source = meta.get("source") or {}
         origin = f", from {source['checkpoint']}" if source.get("checkpoint") else ""
@@ -198,6 +184,6 @@ def check_export(folder: Path, *, golden: bool = False, backend: str = "wasm") -
                 fix="re-run `make convert`",
             )
         )
-    findings += _check_golden(folder, model_json, golden, backend)
+    findings += _check_golden(folder, meta.get("quantization", "none"), golden, backend)
     listing = _check_listing(folder)
     return findings + ([listing] if listing else [])

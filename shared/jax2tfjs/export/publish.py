@@ -19,6 +19,29 @@ INDEX_FILE = "index.json"
 SAMPLES_FILE = "samples.json"
 SAMPLE_COUNT = 20
 QUANT_ORDER = ("none", "float16", "uint16", "uint8")
+SAMPLES_SOURCE = "the test split"
+
+
+def export_folders(root: str | Path, model: str | None = None, quantization: str | None = None) -> list[Path]:
+    """Export folders under root (any `<model>/<quant>/` holding report.json or model.json), by model
+    then in QUANT_ORDER, optionally only one model's or one quantization's."""
+    root = Path(root)
+    found = {p.parent for pattern in ("*/*/report.json", "*/*/model.json") for p in root.glob(pattern)}
+    order = {q: i for i, q in enumerate(QUANT_ORDER)}
+    return sorted(
+        (
+            f
+            for f in found
+            if (model is None or f.parent.name == model) and (quantization is None or f.name == quantization)
+        ),
+        key=lambda f: (f.parent.name, order.get(f.name, len(order)), f.name),
+    )
+
+
+def jax2tfjs_metadata(model_json: dict[str, Any]) -> dict[str, Any]:
+    """What jax2tfjs wrote into a parsed model.json (model, input, quantization, source...); {} for a
+    graph model jax2tfjs did not write."""
+    return (model_json.get("userDefinedMetadata") or {}).get("jax2tfjs") or {}
 
 
 def _entry(folder: Path, root: Path) -> dict[str, Any] | None:
@@ -63,24 +86,14 @@ def _verify_summary(row: dict[str, Any]) -> dict[str, Any]:
 
 def rebuild(root: str | Path) -> dict[str, Any]:
     root = Path(root)
-    entries = [
-        entry
-        for model_json in sorted(root.glob("*/*/model.json"))
-        if (entry := _entry(model_json.parent, root)) is not None
-    ]
-    entries.sort(
-        key=lambda e: (
-            e["model"],
-            QUANT_ORDER.index(e["quantization"]) if e["quantization"] in QUANT_ORDER else 9,
-        )
-    )
+    entries = [entry for folder in export_folders(root) if (entry := _entry(folder, root)) is not None]
     index = {"format": 1, "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "exports": entries}
     atomic.write_json(root / INDEX_FILE, index)
     return index
 
 
 def write_samples(
-    root: str | Path, images: Any, labels: Any, count: int = SAMPLE_COUNT, source: str = "the test split"
+    root: str | Path, images: Any, labels: Any, count: int = SAMPLE_COUNT, source: str = SAMPLES_SOURCE
 ) -> None:
     """The first `count` test inputs as stored (the demo's are uint8 0..255 digits), flattened row-major,
     with their labels, for the page's "sample" button."""
@@ -93,7 +106,7 @@ def write_samples(
 
 
 def publish(
-    root: str | Path, samples: tuple[Any, Any] | None = None, samples_source: str = "the test split"
+    root: str | Path, samples: tuple[Any, Any] | None = None, samples_source: str = SAMPLES_SOURCE
 ) -> dict[str, Any]:
     """Rebuild index.json and, given (images, labels), write samples.json; return the index."""
     if samples is not None:

@@ -1,5 +1,6 @@
-"""Calls with a nested jaxpr are inlined: jit (formerly pjit), custom_jvp_call, custom_vjp_call,
-remat2 (jax.checkpoint). relu, softmax, log_softmax, silu and gelu all arrive wrapped in these.
+"""Calls with a nested jaxpr are inlined: jit (formerly pjit), closed_call, custom_jvp_call,
+custom_vjp_call, remat2 (jax.checkpoint). relu, softmax, log_softmax, silu and gelu all arrive
+wrapped in these.
 
 At inference only the primal computation matters, so custom derivative rules are dropped. The
 rules emit no TF op themselves: the nested equations emit theirs, charged to their own lines.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from jax.extend.core.primitives import closed_call_p
 
 from jax2tfjs.lowering.interpreter import eval_jaxpr, raw_inputs
 from jax2tfjs.lowering.registry import Arg, Case, rule
@@ -22,6 +24,16 @@ def _scaled_sin(x):
 
 
 _scaled_sin.defvjp(lambda x: (_scaled_sin(x), x), lambda x, g: (g * 2.0 * jnp.cos(x),))
+
+
+def _closed_call(x):
+    """sin(x) * 2 behind a closed_call equation. JAX emits closed_call itself where it rewrites a
+    jaxpr (dead-code elimination of an optimised custom_vjp, jax/_src/custom_derivatives.py); no
+    public function emits it directly, so the case binds the primitive the way JAX's own
+    jaxpr evaluator does."""
+    inner = jax.make_jaxpr(lambda y: jnp.sin(y) * 2.0)(x)
+    (out,) = closed_call_p.bind(x, **closed_call_p.get_bind_params({"call_jaxpr": inner}))
+    return out
 
 
 @raw_inputs
@@ -43,6 +55,13 @@ rule(
         Case("silu", jax.nn.silu, [X]),
         Case("log_softmax", jax.nn.log_softmax, [X]),
     ],
+)(inline_call)
+
+
+rule(
+    "closed_call",
+    tf_ops=(),
+    cases=[Case("closed_call", _closed_call, [X])],
 )(inline_call)
 
 

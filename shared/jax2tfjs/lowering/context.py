@@ -127,6 +127,9 @@ class LoweringContext:
         self.warnings: list[str] = []
         self.current_source = "<unknown>"
         self.origin: Origin | None = None
+        # The exception being raised and the innermost equation it was raised in: a deferred value
+        # built on a later equation's read fails inside its own producer's equation.
+        self._failure: tuple[BaseException, Origin] | None = None
         self.start_trace()
 
     def start_trace(self) -> None:
@@ -157,18 +160,22 @@ class LoweringContext:
         first_new = len(graph.get_operations()) if graph is not None else 0
         try:
             yield
-        except BaseException:
-            # Keep the innermost equation's line in current_source for the error message.
-            self.origin = outer[0]
+        except BaseException as err:
+            # Outer levels see the same exception pass through: the innermost equation is kept.
+            if self._failure is None or self._failure[0] is not err:
+                self._failure = (err, origin)
             raise
-        else:
-            self.origin, self.current_source = outer
         finally:
+            self.origin, self.current_source = outer
             if graph is not None:
                 for op in graph.get_operations()[first_new:]:
                     if op.name not in self._claimed:
                         self._claimed.add(op.name)
                         self.emissions.append(Emission(op.name, op.type, origin))
+
+    def failed_in(self, err: BaseException) -> Origin | None:
+        """The innermost equation `err` was raised in (None if it was raised outside any)."""
+        return self._failure[1] if self._failure is not None and self._failure[0] is err else None
 
     def defer(self, build: Callable[[], tf.Tensor], hints: Hints | None = None) -> Deferred:
         """A Deferred whose ops, whenever they are built, are charged to the equation lowered now."""

@@ -45,8 +45,9 @@ def eval_jaxpr(ctx: LoweringContext, jaxpr: Any, consts: Sequence[Any], args: Se
         env[var] = value
 
     for eqn in jaxpr.eqns:
-        with ctx.emitting(Origin(eqn.primitive.name, source_line(eqn))):
-            outputs = _lower_equation(ctx, eqn, [read(v) for v in eqn.invars])
+        origin = Origin(eqn.primitive.name, source_line(eqn))
+        with ctx.emitting(origin):
+            outputs = _lower_equation(ctx, eqn, origin, [read(v) for v in eqn.invars])
         if not eqn.primitive.multiple_results:
             outputs = [outputs]
         for var, value in zip(eqn.outvars, outputs, strict=True):
@@ -54,14 +55,14 @@ def eval_jaxpr(ctx: LoweringContext, jaxpr: Any, consts: Sequence[Any], args: Se
     return [read(v) for v in jaxpr.outvars]
 
 
-def _lower_equation(ctx: LoweringContext, eqn: Any, inputs: list[Any]) -> Any:
+def _lower_equation(ctx: LoweringContext, eqn: Any, origin: Origin, inputs: list[Any]) -> Any:
     """Run `eqn`'s rule; the ops it builds are charged to `eqn` (MissingTfjsOpError names its line)."""
     name = eqn.primitive.name
     rule = RULES.get(name)
     if rule is None:
         reason = NOT_SUPPORTED.get(name)
         raise UnsupportedPrimitiveError(
-            f"JAX primitive '{name}' at {ctx.current_source} has no TF.js lowering"
+            f"JAX primitive '{name}' at {origin.source} has no TF.js lowering"
             + (f": {reason}" if reason else ""),
             fix=(
                 "rewrite that line without it (see docs/coverage.md for what is supported)"
@@ -77,10 +78,23 @@ def _lower_equation(ctx: LoweringContext, eqn: Any, inputs: list[Any]) -> Any:
     except Jax2TfjsError:
         raise
     except Exception as err:  # a rule met parameters it cannot express: say where and what
+        failed = ctx.failed_in(err) or origin
         raise LoweringError(
-            f"lowering '{name}' at {ctx.current_source} failed: {type(err).__name__}: {err}",
-            fix=f"see the limits of '{name}' in docs/coverage.md; rewrite that line if it is outside them",
+            f"lowering {origin}{_deferred_by(failed, origin)} failed: {type(err).__name__}: {err}",
+            fix=f"see the limits of {_names(failed, origin)} in docs/coverage.md; rewrite the line if it is outside them",
         ) from err
+
+
+def _deferred_by(failed: Origin, reader: Origin) -> str:
+    """Where the failing ops were asked for, when that is not the equation reading them: a
+    deferred value is built on a later equation's read, inside its own producer's equation."""
+    return "" if failed == reader else f", building the value deferred by {failed},"
+
+
+def _names(failed: Origin, reader: Origin) -> str:
+    if failed.primitive == reader.primitive:
+        return f"'{reader.primitive}'"
+    return f"'{failed.primitive}' and '{reader.primitive}'"
 
 
 def lower_closed_jaxpr(ctx: LoweringContext, closed: Any, args: Sequence[tf.Tensor]) -> list[tf.Tensor]:
@@ -95,8 +109,10 @@ def lower_closed_jaxpr(ctx: LoweringContext, closed: Any, args: Sequence[tf.Tens
     try:
         return [materialize(v) for v in outputs]
     except Exception as err:  # a deferred op built only for the output
+        failed = ctx.failed_in(err)
+        where = f"deferred by {failed}" if failed else "deferred by an unknown equation"
         raise LoweringError(
-            f"building the model's output, deferred by the line at {ctx.current_source}, failed: {type(err).__name__}: {err}",
+            f"building the model's output, {where}, failed: {type(err).__name__}: {err}",
             fix="see the limits in docs/coverage.md for the operations on that line",
         ) from err
 

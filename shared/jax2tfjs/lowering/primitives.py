@@ -1,4 +1,4 @@
-"""The primitives of the installed JAX, so the registry can refuse names JAX no longer emits.
+"""The primitives of the installed JAX, so the registry can tell names JAX no longer emits.
 
 A rule keyed by a name no jaxpr can hold is dead code that looks like coverage (`pjit` became
 `jit`; `expand_dims` has not been a primitive for years). The live names are read from JAX itself:
@@ -50,8 +50,9 @@ def is_live(name: str) -> bool:
 
 
 class UnknownPrimitiveName(ValueError):
-    """A rule or a refusal names no primitive of the installed JAX (a bug in jax2tfjs itself,
-    raised when the rule module is imported, never while a user's model converts)."""
+    """A rule or a refusal names no primitive of the installed JAX. `resolve` raises it; the
+    registry catches it and records the name in DEAD_NAMES, so a newer JAX that renamed a primitive
+    loses that one rule instead of the whole package failing to import."""
 
 
 def resolve(name: str) -> str:

@@ -1,15 +1,19 @@
 """The rule registry: one lowering rule per JAX primitive, each with its parity cases.
 
 A rule module registers `@rule("add", tf_ops=("AddV2",), cases=[...])`. Names are checked against
-the installed JAX (primitives.py): a name that is not a live primitive, nor a rename listed in
-ALIASES, raises, and so does registering a primitive twice. `tf_ops` declares every TF op the rule
-may emit; the parity tests measure what each case really emits and fail on anything undeclared.
-`NOT_SUPPORTED` names primitives we refuse on purpose, with the reason users see. The test
-generator expands every rule's cases into parity tests, and docs/coverage.md is generated from here.
+the installed JAX (primitives.py): a name that is neither a live primitive nor a rename listed in
+ALIASES is dead. Importing must still work for users on a newer JAX that renamed a primitive, so a
+dead name is recorded in DEAD_NAMES, warned about once, and skipped, not raised; the tests keep the
+strictness (DEAD_NAMES must be empty on the pinned JAX). Registering a primitive twice raises.
+`tf_ops` declares every TF op the rule may emit; the parity tests measure what each case really
+emits and fail on anything undeclared. `NOT_SUPPORTED` names primitives we refuse on purpose, with
+the reason users see. The test generator expands every rule's cases into parity tests, and
+docs/coverage.md is generated from here.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -94,13 +98,40 @@ NOT_SUPPORTED: dict[str, str] = {
 }
 
 
-def _check_refusals() -> None:
-    """NOT_SUPPORTED is looked up by the name in the jaxpr, so only live names can ever match."""
-    for name in NOT_SUPPORTED:
-        if resolve(name) != name:
-            raise UnknownPrimitiveName(
-                f"NOT_SUPPORTED lists {name!r}, an old name of {resolve(name)!r}: list the live name"
+# Names a rule or a refusal uses that the installed JAX has no primitive for → why. Empty on the
+# JAX jax2tfjs pins (a test checks); a newer JAX that renamed a primitive fills it instead of
+# breaking the import, and only models using that primitive are affected.
+DEAD_NAMES: dict[str, str] = {}
+
+
+class DeadPrimitiveNameWarning(UserWarning):
+    """The installed JAX lacks a primitive jax2tfjs has a rule or a refusal for (likely renamed)."""
+
+
+def _live_name(name: str, used_by: str) -> str | None:
+    """`name`'s live primitive, or None after recording it in DEAD_NAMES (warned once per name)."""
+    try:
+        return resolve(name)
+    except UnknownPrimitiveName as err:
+        if name not in DEAD_NAMES:
+            DEAD_NAMES[name] = f"{used_by}: {err}"
+            warnings.warn(
+                f"jax2tfjs skips its {used_by} for {name!r}: {err}. Models that use the renamed "
+                "primitive will fail to convert; install the JAX version jax2tfjs pins, or report it.",
+                DeadPrimitiveNameWarning,
+                stacklevel=3,
             )
+        return None
+
+
+def _check_refusals() -> None:
+    """NOT_SUPPORTED is looked up by the name in the jaxpr, so only live names can ever match:
+    an old name is re-keyed to its live primitive, a dead one dropped (and recorded)."""
+    for name in list(NOT_SUPPORTED):
+        live = _live_name(name, "refusal")
+        reason = NOT_SUPPORTED.pop(name)
+        if live is not None:
+            NOT_SUPPORTED[live] = reason
 
 
 _check_refusals()
@@ -117,10 +148,12 @@ def rule(
     """Register `lower(ctx, eqn, *inputs)` for each named primitive (all share the cases).
 
     `tf_ops`: every TF op the rule emits itself (graph plumbing such as Const aside); empty for
-    rules that emit nothing, like inlined calls, whose nested equations emit under their own."""
+    rules that emit nothing, like inlined calls, whose nested equations emit under their own.
+    A name the installed JAX lacks is recorded in DEAD_NAMES and skipped."""
 
     def add(lower: Callable[..., Any]) -> Callable[..., Any]:
-        group = tuple(resolve(name) for name in primitives)
+        live = (_live_name(name, "lowering rule") for name in primitives)
+        group = tuple(name for name in live if name is not None)
         for name in group:
             if name in RULES:
                 raise RegistryError(f"a lowering rule for {name!r} is registered twice")

@@ -16,6 +16,7 @@ from jax import export
 
 from jax2tfjs.errors import Jax2TfjsError, ModelInputError
 from jax2tfjs.export.savedmodel import INPUT_NAME, OUTPUT_NAME
+from jax2tfjs.keypaths import key_path
 from jax2tfjs.lowering.context import LoweringContext
 from jax2tfjs.lowering.interpreter import lower_closed_jaxpr
 
@@ -53,8 +54,7 @@ def trace(apply: Any, params: Any, spec: jax.ShapeDtypeStruct, dynamic_batch: bo
 def weight_names(params: Any) -> list[str]:
     names = []
     for path, _ in jax.tree_util.tree_flatten_with_path(params)[0]:
-        name = "/".join(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path)
-        names.append(re.sub(r"[^A-Za-z0-9_/.-]", "_", name) or "param")
+        names.append(re.sub(r"[^A-Za-z0-9_/.-]", "_", key_path(path)) or "param")
     return names
 
 

@@ -1,7 +1,7 @@
 // Runs one TF.js graph model from disk on the cpu or wasm backend of @tensorflow/tfjs 4.22.
 // Usage: node run_graph_model.mjs request.json
 // request: {model_dir, backend: "cpu"|"wasm", node_runtime, input: {path, shape}, output_path, warmup,
-//           repeats, timing_batches: [1, 32]}
+//           repeats, timing_batches: [1, 32], golden_self_check (default true)}
 // node_runtime is the folder where `npm ci` ran with this folder's package.json and lock
 // (jax2tfjs.tfjs_runtime: $JAX2TFJS_NODE_RUNTIME, else this folder itself).
 // Inputs and outputs are raw little-endian float32. Prints one JSON line: load and predict times,
@@ -29,8 +29,11 @@ async function main() {
   const loadStart = performance.now();
   const model = await loadGraphModel(request.model_dir);
   const result = { backend: tf.getBackend(), load_ms: performance.now() - loadStart, tfjs_version: tf.version.tfjs };
-  const golden = goldenMaxAbsDiff(model, request.model_dir);
-  if (golden !== undefined) result.golden_max_abs_diff = golden;
+  // Off when the caller compares golden.json itself (doctor), so golden.json runs once.
+  if (request.golden_self_check !== false) {
+    const golden = goldenMaxAbsDiff(model, request.model_dir);
+    if (golden !== undefined) result.golden_max_abs_diff = golden;
+  }
 
   if (request.input) {
     const input = readModelInput(model, request.input.path, request.input.shape);

@@ -5,7 +5,8 @@
 //           exports: [{model_dir, runs: [{name, input: {path, shape}, output_path}], timed_run}]}
 // Prints one JSON line: {backend, tfjs_version, exports: [{model_dir, load_ms, runs: {name:
 // {output_shape}}, timings} or {model_dir, error}]}. A broken export is an entry with its error,
-// never the end of the process.
+// never the end of the process. Before each export it prints "verify: starting N model_dir" on
+// stderr, so when Node itself dies (a wasm abort, out of memory) the caller can name the export.
 import fs from 'node:fs';
 import { loadGraphModel, predictToFile, readModelInput, startTfjs, tf, timePredictions } from './graph_model_io.mjs';
 
@@ -35,7 +36,8 @@ async function main() {
   const request = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
   await startTfjs(request.node_runtime, request.backend);
   const exports = [];
-  for (const spec of request.exports) {
+  for (const [index, spec] of request.exports.entries()) {
+    process.stderr.write(`verify: starting ${index} ${spec.model_dir}\n`);
     try {
       exports.push(await runExport(spec, request));
     } catch (err) {

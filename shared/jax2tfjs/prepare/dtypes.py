@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import jax
 import numpy as np
 
+from jax2tfjs.keypaths import key_path
 from jax2tfjs.prepare.trees import Tree, listing
 
 TFJS_DTYPES = ("float32", "int32", "bool")
@@ -36,11 +37,6 @@ class DtypePlan:
     warnings: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # "path dtype (why)"
     needs_cast: list[str] = field(default_factory=list)  # "path dtype", for the error without autofix
-
-
-def key_path(path: tuple) -> str:
-    """A JAX key path printed as `trees.fmt` prints our paths ('a/b/0')."""
-    return "/".join(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path)
 
 
 def _target(array: np.ndarray) -> tuple[np.dtype | None, str | None]:

@@ -19,14 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from jax2tfjs import compare
+from jax2tfjs import compare, tfjs_runtime
 from jax2tfjs.errors import ExportError, Jax2TfjsError
-from jax2tfjs.export.publish import QUANT_ORDER
+from jax2tfjs.export import golden as golden_file
+from jax2tfjs.export import publish
+from jax2tfjs.export.tfjs_convert import download_bytes
 from jax2tfjs.verify.tfjs_batch import ExportOutcome, ExportRuns, run_exports
 from jax2tfjs.verify.thresholds import Thresholds
 
 VERIFY_FILE = "verify.json"
-GOLDEN_FILE = "golden.json"
 SAVED_MODEL_DIR = "saved_model"
 GOLDEN, TEST = "golden", "test"
 # The test split runs on one backend: wasm, the one the demo page uses. Every backend runs golden.json,
@@ -56,26 +57,8 @@ class ExportInfo:
     input_shape: list[int | None] | None
 
     @property
-    def name(self) -> str:
-        return f"{self.folder.parent.name}/{self.folder.name}"
-
-    @property
     def checkpoint(self) -> str | None:
         return self.provenance.get("checkpoint")
-
-
-def export_folders(root: Path, model: str | None = None, quantization: str | None = None) -> list[Path]:
-    """Export folders under root (any `<model>/<quant>/` holding report.json or model.json)."""
-    found = {p.parent for pattern in ("*/*/report.json", "*/*/model.json") for p in root.glob(pattern)}
-    order = {q: i for i, q in enumerate(QUANT_ORDER)}
-    return sorted(
-        (
-            f
-            for f in found
-            if (model is None or f.parent.name == model) and (quantization is None or f.name == quantization)
-        ),
-        key=lambda f: (f.parent.name, order.get(f.name, len(order)), f.name),
-    )
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -90,7 +73,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 def read_export(folder: Path) -> ExportInfo:
     if not (folder / "model.json").exists():
         raise ExportError("model.json is missing", fix="re-run `make convert` for this export", path=folder)
-    meta = (_read_json(folder / "model.json").get("userDefinedMetadata") or {}).get("jax2tfjs") or {}
+    meta = publish.jax2tfjs_metadata(_read_json(folder / "model.json"))
     report = _read_json(folder / "report.json") if (folder / "report.json").exists() else {}
     return ExportInfo(
         folder=folder,
@@ -101,29 +84,11 @@ def read_export(folder: Path) -> ExportInfo:
     )
 
 
-def read_golden(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    """golden.json's inputs (float32, as the runner sends them) and JAX's outputs."""
-    if not (folder / GOLDEN_FILE).exists():
-        raise ExportError(
-            "golden.json is missing, so there is nothing to check TF.js against",
-            fix="re-run the conversion (`make convert`, or `to_tensorflowjs`), which writes it",
-            path=folder,
-        )
-    golden = _read_json(folder / GOLDEN_FILE)
-    try:
-        x = np.asarray(golden["inputs"], np.float32).reshape(golden["input_shape"])
-        return x, np.asarray(golden["outputs"], np.float64)
-    except (KeyError, ValueError, TypeError) as err:
-        raise ExportError(
-            f"golden.json is malformed: {err}", fix="re-run `make convert` for this export", path=folder
-        ) from None
-
-
 def _sizes(folder: Path) -> dict[str, int]:
     """What a browser downloads (model.json + shards), the shards alone, and the whole folder."""
     files = {p.name: p.stat().st_size for p in folder.iterdir() if p.is_file()}
     weights = sum(size for name, size in files.items() if name.endswith(".bin"))
-    return {"model": files.get("model.json", 0) + weights, "weights": weights, "total": sum(files.values())}
+    return {"model": download_bytes(files), "weights": weights, "total": sum(files.values())}
 
 
 def _test_plan(info: ExportInfo, split: TestSplit | None) -> str | None:
@@ -201,41 +166,45 @@ def _savedmodel_row(folder: Path, golden_x: np.ndarray, golden_y: np.ndarray) ->
     return compare.compare(savedmodel.run_saved(folder / SAVED_MODEL_DIR, golden_x), golden_y).to_dict()
 
 
-def _new_row(folder: Path) -> dict[str, Any]:
+def _row(folder: Path, model: str, quantization: str) -> dict[str, Any]:
     return {
         "export": f"{folder.parent.name}/{folder.name}",
-        "model": folder.parent.name,
-        "quantization": folder.name,
+        "model": model,
+        "quantization": quantization,
         "samples": 0,
         "notes": [],
         "failures": [],
     }
 
 
+def _unreadable_row(folder: Path, err: Jax2TfjsError) -> dict[str, Any]:
+    """The row of an export whose files cannot be read: named by its folder, failed with the error."""
+    row = _row(folder, folder.parent.name, folder.name)
+    row["failures"].append(f"error {err.code}: {err.cause} (fix: {err.fix})")
+    return row
+
+
 @dataclass
 class _Planned:
     row: dict[str, Any]
     info: ExportInfo
-    golden_x: np.ndarray
-    golden_y: np.ndarray
+    golden: golden_file.Golden
     runs: ExportRuns
 
 
-def _plan(folder: Path, row: dict[str, Any], split: TestSplit | None) -> _Planned:
+def _plan(folder: Path, split: TestSplit | None) -> _Planned:
     info = read_export(folder)
-    golden_x, golden_y = read_golden(folder)
-    row.update(model=info.model, quantization=info.quantization, checkpoint=info.checkpoint)
-    row.update(bytes=_sizes(folder), golden_inputs=len(golden_x), tfjs={})
-    inputs = {GOLDEN: golden_x}
+    golden = golden_file.read(folder)
+    row = _row(folder, info.model, info.quantization)
+    row.update(checkpoint=info.checkpoint, bytes=_sizes(folder), golden_inputs=len(golden.inputs), tfjs={})
+    inputs = {GOLDEN: golden.inputs}
     skipped = _test_plan(info, split)
     if skipped is None:
         inputs[TEST] = split.images
         row["samples"] = len(split.labels)
     else:
         row["notes"].append(skipped)
-    return _Planned(
-        row, info, golden_x, golden_y, ExportRuns(folder, inputs, TEST if TEST in inputs else GOLDEN)
-    )
+    return _Planned(row, info, golden, ExportRuns(folder, inputs, TEST if TEST in inputs else GOLDEN))
 
 
 def _judge(plan: _Planned, split: TestSplit | None, thresholds: Thresholds, rows: dict[str, dict]) -> None:
@@ -244,7 +213,7 @@ def _judge(plan: _Planned, split: TestSplit | None, thresholds: Thresholds, rows
         _reference_accuracy(row, info, split, rows)
     if (info.folder / SAVED_MODEL_DIR).is_dir():
         try:
-            row["savedmodel"] = _savedmodel_row(info.folder, plan.golden_x, plan.golden_y)
+            row["savedmodel"] = _savedmodel_row(info.folder, plan.golden.inputs, plan.golden.outputs)
         except Exception as err:  # TensorFlow's own errors have no common base worth naming
             row["failures"].append(f"SavedModel could not run: {type(err).__name__}: {str(err)[:300]}")
         else:
@@ -266,6 +235,18 @@ def _baselines(folders: list[Path], split: TestSplit | None) -> list[Path]:
     return sorted(f for f in wanted - set(folders) if (f / "model.json").exists())
 
 
+def _checked_setup(backends: tuple[str, ...]) -> tuple[str, Path]:
+    """The flags and the TF.js runtime, checked before any export is read: a bad flag or a missing
+    runtime is the job's error (exit 2), not a failed row per export."""
+    unknown = [b for b in backends if b not in tfjs_runtime.BACKENDS]
+    if unknown or not backends:
+        raise ExportError(
+            f"unknown TF.js backend(s) {', '.join(unknown) or '(none given)'}",
+            fix=f"pass --backends with one or more of {','.join(tfjs_runtime.BACKENDS)}",
+        )
+    return tfjs_runtime.check_setup()
+
+
 def verify_exports(
     folders: list[Path],
     split: TestSplit | None,
@@ -274,33 +255,32 @@ def verify_exports(
     timing_repeats: int = 10,
 ) -> list[dict[str, Any]]:
     """One row per folder (the caller writes each to folder/verify.json). A broken export is a failed
-    row, never a traceback; a backend that cannot start fails every row."""
+    row, never a traceback; a bad backend, a missing TF.js runtime or a Node process that dies raises
+    ExportError."""
+    setup = _checked_setup(backends)
     rows: dict[str, dict[str, Any]] = {}
     plans: list[_Planned] = []
-    if not backends:
-        raise ExportError("no TF.js backend to verify on", fix="pass --backends=cpu,wasm")
     for folder in [*folders, *_baselines(folders, split)]:
-        row = rows.setdefault(f"{folder.parent.name}/{folder.name}", _new_row(folder))
         try:
-            plans.append(_plan(folder, row, split))
+            plan = _plan(folder, split)
         except Jax2TfjsError as err:
-            row["failures"].append(f"error {err.code}: {err.cause} (fix: {err.fix})")
+            rows[f"{folder.parent.name}/{folder.name}"] = _unreadable_row(folder, err)
+            continue
+        rows[plan.row["export"]] = plan.row
+        plans.append(plan)
     accuracy_backend = ACCURACY_BACKEND if ACCURACY_BACKEND in backends else backends[0]
     for backend in backends if plans else ():
         if backend == accuracy_backend:
             runs, batches = [plan.runs for plan in plans], (1, 32)
         else:  # golden.json only, timed at batch 1: see ACCURACY_BACKEND
             runs, batches = (
-                [ExportRuns(plan.runs.folder, {GOLDEN: plan.golden_x}, GOLDEN) for plan in plans],
+                [ExportRuns(plan.runs.folder, {GOLDEN: plan.golden.inputs}, GOLDEN) for plan in plans],
                 (1,),
             )
-        try:
-            outcomes = run_exports(runs, backend, timing_batches=batches, repeats=timing_repeats)
-        except ExportError as err:
-            outcomes = [ExportOutcome(plan.runs.folder, error=err.cause) for plan in plans]
+        outcomes = run_exports(runs, backend, timing_batches=batches, repeats=timing_repeats, setup=setup)
         for plan, outcome in zip(plans, outcomes, strict=True):
             labels = split.labels if split is not None and TEST in outcome.outputs else None
-            plan.row["tfjs"][backend] = _backend_result(outcome, plan.golden_y, labels)
+            plan.row["tfjs"][backend] = _backend_result(outcome, plan.golden.outputs, labels)
     # `none` rows first: on part of the split, quantized rows are judged against them.
     for plan in sorted(plans, key=lambda plan: plan.info.quantization != "none"):
         _judge(plan, split, thresholds, rows)

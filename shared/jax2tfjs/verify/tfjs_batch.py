@@ -1,13 +1,13 @@
 """Run many exports in real TF.js on one backend in ONE Node process (node/verify_exports.mjs).
 
 Starting Node and loading TF.js takes about as long as checking a small export, so verify pays for
-it once per backend instead of once per export. Inputs and outputs cross as raw little-endian
-float32 files, as for the single-export runner (jax2tfjs.tfjs_runtime).
+it once per backend instead of once per export. The process is started by the runners' shared
+contract (tfjs_runtime.run_node_script); this module only lays out the files for many exports.
 """
 
 from __future__ import annotations
 
-import json
+import re
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
@@ -17,16 +17,19 @@ from typing import Any
 import numpy as np
 
 from jax2tfjs.errors import ExportError
-from jax2tfjs.tfjs_runtime import BACKENDS, NODE_DIR, RUNNER_FAILED, check_setup
+from jax2tfjs.tfjs_runtime import BACKENDS, NODE_DIR, NodeScriptFailed, check_setup, run_node_script
 
 RUNNER = NODE_DIR / "verify_exports.mjs"
 # Per export on top of the process's start: the cpu backend needs about 10 s for 2,000 CNN inputs.
 SECONDS_PER_EXPORT = 120.0
+# verify_exports.mjs prints this on stderr before each export (index, then the folder).
+_STARTING = re.compile(r"^verify: starting (\d+) (.*)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
 class ExportRuns:
-    """The inputs to run through one export; `timed` names the input whose rows time batch sizes."""
+    """The inputs to run through one export; `timed` names the input whose rows time batch sizes.
+    Runs that share an input array (the test split) share its file too."""
 
     folder: Path
     inputs: dict[str, np.ndarray]
@@ -44,20 +47,21 @@ class ExportOutcome:
     error: str | None = None
 
 
-def _request(runs: list[ExportRuns], tmp: Path) -> list[dict[str, Any]]:
+def _export_specs(runs: list[ExportRuns], tmp: Path) -> list[dict[str, Any]]:
+    """Each export's runs for the request; every distinct input array is written once (the test split
+    is the same array for every export of a backend run)."""
+    written: dict[int, dict[str, Any]] = {}
     specs = []
     for i, run in enumerate(runs):
         spec: dict[str, Any] = {"model_dir": str(run.folder.absolute()), "runs": [], "timed_run": run.timed}
         for name, values in run.inputs.items():
-            x = np.ascontiguousarray(values, dtype="<f4")
-            stem = tmp / f"{i}-{name}"
-            stem.with_suffix(".in").write_bytes(x.tobytes())
+            if id(values) not in written:
+                x = np.ascontiguousarray(values, dtype="<f4")
+                path = tmp / f"input-{len(written)}.bin"
+                path.write_bytes(x.tobytes())
+                written[id(values)] = {"path": str(path), "shape": list(x.shape)}
             spec["runs"].append(
-                {
-                    "name": name,
-                    "input": {"path": str(stem.with_suffix(".in")), "shape": list(x.shape)},
-                    "output_path": str(stem.with_suffix(".out")),
-                }
+                {"name": name, "input": written[id(values)], "output_path": str(tmp / f"{i}-{name}.out")}
             )
         specs.append(spec)
     return specs
@@ -75,6 +79,24 @@ def _outcome(run: ExportRuns, found: dict[str, Any], tmp: Path, index: int) -> E
     return ExportOutcome(run.folder, outputs, found["load_ms"], found.get("timings") or {})
 
 
+def _died(backend: str, runs: list[ExportRuns], failed: NodeScriptFailed, runtime: Path) -> ExportError:
+    """The error for a Node process that ended without its result: which export it was running."""
+    started = _STARTING.findall(failed.stderr)
+    if not started:
+        return ExportError(
+            f"TF.js ({backend}) could not start: {failed.cause}",
+            fix=f"check the node runtime {runtime} (`make setup` fills it in a checkout)",
+        )
+    index = int(started[-1][0])
+    folder = runs[index].folder
+    return ExportError(
+        f"TF.js ({backend}) died while running export {folder.parent.name}/{folder.name} "
+        f"({index + 1} of {len(runs)}): {failed.cause}",
+        fix="verify that export alone (MODEL=, QUANT=) to see its error; re-run `make convert` for it",
+        path=folder,
+    )
+
+
 def run_exports(
     runs: list[ExportRuns],
     backend: str,
@@ -82,14 +104,16 @@ def run_exports(
     timing_batches: tuple[int, ...] = (1, 32),
     warmup: int = 3,
     repeats: int = 10,
+    setup: tuple[str, Path] | None = None,
 ) -> list[ExportOutcome]:
     """One outcome per run, in order. An export TF.js cannot load or run is an outcome with its
-    error; only a backend that cannot start (or a hung process) raises ExportError."""
+    error; a backend that cannot start, a Node process that dies or hangs raises ExportError.
+    `setup` is tfjs_runtime.check_setup()'s (node, runtime) when the caller has checked it already."""
     if backend not in BACKENDS:
         raise ExportError(
             f"unknown TF.js backend {backend!r}", fix=f"use one or more of {', '.join(BACKENDS)}"
         )
-    node, runtime = check_setup()
+    node, runtime = setup or check_setup()
     timeout_s = 60 + SECONDS_PER_EXPORT * len(runs)
     with tempfile.TemporaryDirectory(prefix="jax2tfjs-verify-") as name:
         tmp = Path(name)
@@ -99,30 +123,25 @@ def run_exports(
             "warmup": warmup,
             "repeats": repeats,
             "timing_batches": list(timing_batches),
-            "exports": _request(runs, tmp),
+            "exports": _export_specs(runs, tmp),
         }
-        (tmp / "request.json").write_text(json.dumps(request))
         try:
-            proc = subprocess.run(
-                [node, str(RUNNER), str(tmp / "request.json")],
-                capture_output=True,
-                text=True,
-                timeout=timeout_s,
-                cwd=RUNNER.parent,
-            )
-        except subprocess.TimeoutExpired:
+            _, result = run_node_script(node, RUNNER, request, timeout_s=timeout_s, workdir=tmp)
+        except subprocess.TimeoutExpired as err:
             raise ExportError(
                 f"TF.js ({backend}) did not finish {len(runs)} exports within {timeout_s:g} s",
                 fix="use fewer samples (SAMPLES=) or verify fewer exports (MODEL=, QUANT=)",
-            ) from None
-        if proc.returncode != 0:
-            lines = [line for line in proc.stderr.splitlines() if line.strip()]
-            cause = next(
-                (line for line in lines if line.startswith(RUNNER_FAILED)), lines[-1] if lines else ""
-            )
+            ) from err
+        except NodeScriptFailed as failed:
+            raise _died(backend, runs, failed, runtime) from failed
+        try:
+            return [
+                _outcome(run, entry, tmp, i)
+                for i, (run, entry) in enumerate(zip(runs, result["exports"], strict=True))
+            ]
+        except (KeyError, ValueError, OSError) as err:  # ValueError: zip(strict) or a bad output shape
             raise ExportError(
-                f"TF.js ({backend}) could not start: {cause.removeprefix(RUNNER_FAILED).strip() or 'no output'}",
-                fix=f"check the node runtime {runtime} (`make setup` fills it in a checkout)",
-            )
-        found = json.loads(proc.stdout.strip().splitlines()[-1])["exports"]
-        return [_outcome(run, entry, tmp, i) for i, (run, entry) in enumerate(zip(runs, found, strict=True))]
+                f"TF.js ({backend}) answered for {len(result.get('exports') or [])} of {len(runs)} exports "
+                f"or left an output unreadable: {err}",
+                fix="a bug in the runner (node/verify_exports.mjs); please report it with this message",
+            ) from err
