@@ -26,6 +26,7 @@ import numpy as np
 from jax2tfjs import atomic, compare, sources
 from jax2tfjs.errors import Jax2TfjsError, ModelInputError
 from jax2tfjs.export import golden as golden_file
+from jax2tfjs.export import out_dir as out_dir_rules
 from jax2tfjs.export import savedmodel, tfjs_convert
 from jax2tfjs.lowering import tf_module
 from jax2tfjs.prepare import input_spec as specs
@@ -140,6 +141,7 @@ def to_tensorflowjs(
     `report.autofixes`; off, each of those is an error saying what auto-fix would do."""
     quantization = _checked_quantization(quantization)
     out_dir = Path(out_dir)
+    out_dir_rules.check_replaceable(out_dir)  # before any work: never after minutes of converting
     phases = _Phases(progress)
     resolved = phases.run(
         "restore",
@@ -277,7 +279,9 @@ def _report(
 
 
 def _replace_dir(source: Path, target: Path) -> None:
-    """Move `source` to `target`; an existing target is moved aside first and removed after."""
+    """Move `source` to `target`; an existing target (checked again: only a previous export or an
+    empty folder) is moved aside first and removed after."""
+    out_dir_rules.check_replaceable(target)
     old = None
     if target.exists():
         old = target.with_name(f".{target.name}.old-{time.time_ns()}")

@@ -254,3 +254,15 @@ class InputSpecError(ModelInputError):
         "a missing size-1 channel), the export keeps the asked-for input and reshapes it inside; moved axes "
         "(NCHW vs NHWC) and other dtypes are refused, since a page would feed the wrong layout"
     )
+
+
+class OutputFolderError(Jax2TfjsError):
+    """`out_dir` holds something that is not a previous export; replacing it would delete it."""
+
+    code = "J2T310"
+    summary = "out_dir is a file, or a folder holding things that are not a previous jax2tfjs export: it is never replaced"
+    example_cause = (
+        "exports/my_model holds notes.txt, data/ — not a jax2tfjs export (no report.json and model.json): "
+        "replacing it would delete them"
+    )
+    example_fix = "pass a new or empty out_dir, or move those files away first"

@@ -22,7 +22,13 @@ from conftest import ROOT, run, venv_python
 from jax2tfjs import checkpoints
 from jax2tfjs.api import to_tensorflowjs
 from jax2tfjs.data import load_dataset
-from jax2tfjs.errors import ExportError, Jax2TfjsError, ModelInputError, UnsupportedPrimitiveError
+from jax2tfjs.errors import (
+    ExportError,
+    Jax2TfjsError,
+    ModelInputError,
+    OutputFolderError,
+    UnsupportedPrimitiveError,
+)
 from jax2tfjs.export import publish
 from jax2tfjs.models import get_model
 from jax2tfjs.tfjs_runtime import run_in_tfjs
@@ -194,6 +200,55 @@ def test_failed_conversion_keeps_the_previous_export_and_leaves_no_temp(tmp_path
         )
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert [p.name for p in out.parent.iterdir()] == ["none"]
+
+
+def _tiny_export(out_dir):
+    return to_tensorflowjs(
+        lambda p, x: jnp.tanh(x * p),
+        jnp.float32(2.0),
+        input_spec=jnp.ones((1, 3)),
+        out_dir=out_dir,
+        progress=False,
+    )
+
+
+@pytest.mark.parametrize(
+    "make_target",
+    [
+        pytest.param(
+            lambda t: (t.mkdir(), (t / "notes.txt").write_text("mine"), (t / "data").mkdir()),
+            id="user-folder",
+        ),
+        pytest.param(lambda t: t.write_text("a file, not a folder"), id="plain-file"),
+        pytest.param(lambda t: (t.mkdir(), (t / "model.json").write_text("{}")), id="half-an-export"),
+    ],
+)
+def test_out_dir_that_is_not_a_previous_export_is_refused_and_left_intact(tmp_path, make_target):
+    """to_tensorflowjs replaced whatever stood at out_dir (a folder of user files, a whole copy of
+    volumes/exports, a plain file). Now only a previous export or an empty folder is replaced."""
+    target = tmp_path / "out"
+    make_target(target)
+    before = sorted(
+        (p.relative_to(tmp_path), p.read_bytes() if p.is_file() else None) for p in tmp_path.rglob("*")
+    )
+    with pytest.raises(OutputFolderError, match="replacing it would delete") as info:
+        _tiny_export(target)
+    assert info.value.code == "J2T310" and str(target) in str(info.value)
+    after = sorted(
+        (p.relative_to(tmp_path), p.read_bytes() if p.is_file() else None) for p in tmp_path.rglob("*")
+    )
+    assert after == before  # nothing deleted, nothing staged beside it
+
+
+def test_out_dir_that_is_empty_or_a_previous_export_is_replaced(tmp_path):
+    target = tmp_path / "out"
+    target.mkdir()
+    _tiny_export(target)
+    (target / "verify.json").write_text("{}")  # what verify adds to an export: still an export
+    report = _tiny_export(target)
+    assert (target / "model.json").exists() and report.out_dir == str(target)
+    assert not (target / "verify.json").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
 def test_bad_inputs_get_typed_errors_with_fixes(tmp_path):
