@@ -41,6 +41,25 @@ def _failure(row: dict[str, Any], stage: str, err: BaseException) -> dict[str, A
     return row
 
 
+def convert_entry(
+    entry: ZooEntry, built: Any, out_root: Path, golden_inputs: np.ndarray | None = None
+) -> Any:
+    """Convert a built zoo model into out_root/<name> as the zoo does; returns the ConversionReport."""
+    return to_tensorflowjs(
+        built.model,
+        built.params,
+        input_spec=entry.input.struct(),
+        out_dir=out_root / entry.name,
+        quantization="none",
+        # A zoo model must convert as written: a pass that needed an auto-fix would hide a gap.
+        autofix=False,
+        apply_kwargs=built.apply_kwargs,
+        golden_inputs=golden_inputs,
+        name=entry.name,
+        progress=False,
+    )
+
+
 def run_entry(
     entry: ZooEntry,
     out_root: Path,
@@ -71,19 +90,7 @@ def run_entry(
     row["max_abs_jax"] = float(np.max(np.abs(expected)))
     started = time.perf_counter()
     try:
-        report = to_tensorflowjs(
-            built.model,
-            built.params,
-            input_spec=entry.input.struct(),
-            out_dir=out_root / entry.name,
-            quantization="none",
-            # A zoo model must convert as written: a pass that needed an auto-fix would hide a gap.
-            autofix=False,
-            apply_kwargs=built.apply_kwargs,
-            golden_inputs=x,
-            name=entry.name,
-            progress=False,
-        )
+        report = convert_entry(entry, built, out_root, golden_inputs=x)
     except Exception as err:
         row["convert_s"] = round(time.perf_counter() - started, 2)
         return _failure(row, "convert", err)

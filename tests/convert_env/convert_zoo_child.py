@@ -9,22 +9,12 @@ from pathlib import Path
 from tensorflow.python.util import _pywrap_util_port
 
 from bench import zoo
-from jax2tfjs.api import to_tensorflowjs
+from bench.zoo.runner import convert_entry
 
 out = Path(sys.argv[1])
 selected = zoo.select(sys.argv[2]) if len(sys.argv) > 2 else zoo.entries()
 done = []
 for entry in selected:
-    built = entry.build(0)
-    to_tensorflowjs(
-        built.model,
-        built.params,
-        input_spec=entry.input.struct(),
-        out_dir=out / entry.name,
-        autofix=False,
-        apply_kwargs=built.apply_kwargs,
-        name=entry.name,
-        progress=False,
-    )
+    convert_entry(entry, entry.build(0), out)
     done.append(entry.name)
 print(json.dumps({"onednn": bool(_pywrap_util_port.IsMklEnabled()), "converted": done}))
