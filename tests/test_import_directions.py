@@ -31,6 +31,8 @@ BASE = {
     "lean_imports": set(),
     "compare": {"errors"},
     "keypaths": set(),
+    "faults": set(),  # test-only kill points
+    "locks": {"errors"},
     "memguard": {"atomic", "errors"},
     "jobkit": {"atomic", "errors", "memguard"},
 }

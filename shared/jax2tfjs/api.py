@@ -3,19 +3,15 @@
 Phases, one function each: restore (`sources.resolve`: the model and its params, prepared), trace
 (`_trace`: make_jaxpr, symbolic batch), lower (`_lower`: jaxpr → tf.function, op check against
 TF.js's op list), save (SavedModel), tfjs (the tensorflowjs converter with quantization), check
-(`_savedmodel_diff`: SavedModel vs JAX on golden inputs), publish (`_replace_dir`). Everything is
+(`_savedmodel_diff`: SavedModel vs JAX on golden inputs), publish (`export.swap`). Everything is
 written into a temporary folder beside `out_dir` and renamed into place at the end, so a failed run
 never leaves a half export and never damages the previous one.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import shutil
-import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +23,7 @@ from jax2tfjs import atomic, compare, sources
 from jax2tfjs.errors import Jax2TfjsError, ModelInputError
 from jax2tfjs.export import golden as golden_file
 from jax2tfjs.export import out_dir as out_dir_rules
-from jax2tfjs.export import savedmodel, tfjs_convert
+from jax2tfjs.export import savedmodel, swap, tfjs_convert
 from jax2tfjs.lowering import tf_module
 from jax2tfjs.prepare import input_spec as specs
 from jax2tfjs.provenance import package_versions
@@ -155,7 +151,7 @@ def to_tensorflowjs(
     module = phases.run("lower", lambda: _lower(closed, resolved, spec, dynamic_batch))
     golden = _golden(resolved, spec, golden_inputs)
     metadata = _export_metadata(resolved, spec, dynamic_batch, quantization, name, labels)
-    with _staging_beside(out_dir) as staging:
+    with swap.staging_beside(out_dir) as staging:
         saved_dir, export_dir = staging / "saved_model", staging / "tfjs"
         phases.run("save", lambda: savedmodel.save(module, saved_dir))
         phases.run("tfjs", lambda: tfjs_convert.convert(saved_dir, export_dir, quantization, metadata))
@@ -163,7 +159,7 @@ def to_tensorflowjs(
         _write_golden(export_dir, golden, check)
         report = _report(resolved, module, metadata, export_dir, out_dir, check.max_abs_diff, phases.times)
         atomic.write_json(export_dir / "report.json", report.to_dict())
-        _replace_dir(export_dir, out_dir)
+        swap.replace_dir(export_dir, out_dir)
     return report
 
 
@@ -223,18 +219,6 @@ def _export_metadata(
     }
 
 
-@contextlib.contextmanager
-def _staging_beside(out_dir: Path) -> Iterator[Path]:
-    """A temporary folder next to `out_dir` (same file system, so the final rename is atomic),
-    removed afterwards whatever happened."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
-    try:
-        yield staging
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
 def _savedmodel_diff(saved_dir: Path, golden: _Golden) -> compare.Comparison:
     """The SavedModel against JAX on the golden inputs, under the shared rule (jax2tfjs.compare)."""
     return compare.compare(savedmodel.run_saved(saved_dir, golden.inputs), golden.outputs)
@@ -276,16 +260,3 @@ def _report(
         provenance=resolved.provenance,
         packages=metadata["packages"],
     )
-
-
-def _replace_dir(source: Path, target: Path) -> None:
-    """Move `source` to `target`; an existing target (checked again: only a previous export or an
-    empty folder) is moved aside first and removed after."""
-    out_dir_rules.check_replaceable(target)
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{time.time_ns()}")
-        target.rename(old)
-    source.rename(target)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from jax2tfjs.errors import EXIT_BROKEN_PIPE, EXIT_MEMORY_LIMIT, EXIT_USER_ERROR
+from jax2tfjs.errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_MEMORY_LIMIT, EXIT_USER_ERROR
 
 TOLERANCE = 1e-4
 RELATIVE_RULE = "relative error = max|Δ| / max(1, max|reference|)"
@@ -34,6 +34,7 @@ EXIT_CODES: dict[int, str] = {
     EXIT_USER_ERROR: "bad input or a missing resource: an error code, its cause and the fix were printed",
     EXIT_THRESHOLDS_MISSED: "the checks ran and some result missed its threshold (named in the output)",
     EXIT_MEMORY_LIMIT: "the memory guard stopped the job past its memory limit",
+    EXIT_INTERRUPTED: "stopped with Ctrl-C (SIGINT): temporary files removed, finished files intact",
     EXIT_OOM_KILLED: "killed by the kernel's OOM killer (outside the memory guard)",
     EXIT_BROKEN_PIPE: "the output pipe was closed (e.g. `| head`)",
 }

@@ -19,6 +19,8 @@ EXIT_USER_ERROR = 2
 EXIT_MEMORY_LIMIT = 86
 # 128 + SIGPIPE, what a shell reports for a writer whose reader closed the pipe.
 EXIT_BROKEN_PIPE = 141
+# 128 + SIGINT, what a shell reports for a job stopped with Ctrl-C: a clean stop, not a crash.
+EXIT_INTERRUPTED = 130
 
 # code → class, filled as classes are defined; a duplicate code fails at import.
 BY_CODE: dict[str, type[Jax2TfjsError]] = {}
@@ -266,3 +268,64 @@ class OutputFolderError(Jax2TfjsError):
         "replacing it would delete them"
     )
     example_fix = "pass a new or empty out_dir, or move those files away first"
+
+
+class CheckpointModelError(CheckpointError):
+    """The checkpoint holds another model than the one asked for (its metadata names another)."""
+
+    code = "J2T204"
+    summary = (
+        "the checkpoint holds another model than the one asked for: it would be exported under the wrong name"
+    )
+    example_cause = (
+        "volumes/checkpoints/flax_cnn/15 holds a flax_mlp checkpoint (its metadata says model flax_mlp), "
+        "not flax_cnn"
+    )
+    example_fix = "convert it as MODEL=mlp, or move it to volumes/checkpoints/flax_mlp/"
+
+
+class NonFiniteError(ExportError):
+    """Parameters or golden outputs hold NaN or inf: the export would compute garbage."""
+
+    code = "J2T311"
+    summary = "the parameters or the model's outputs on the golden inputs hold NaN or inf"
+    example_cause = "3 parameter leaves hold NaN or inf: params/Dense_0/kernel (12 of 1,024 values), …"
+    example_fix = "retrain from a finite checkpoint (e.g. a lower LR), or pass another checkpoint"
+
+
+class ExportIntegrityError(ExportError):
+    """An export's files no longer match the hashes its report.json recorded at conversion."""
+
+    code = "J2T312"
+    summary = "an export's golden.json, model.json or weight shards differ from the hashes in its report.json (tampered or corrupt)"
+    example_cause = "golden.json has sha256 3f2a… but report.json recorded 9b1c… at conversion"
+    example_fix = "convert the model again (`make convert MODEL=… QUANT=…`); never edit an export by hand"
+
+
+class JobArgumentError(Jax2TfjsError):
+    """A job's argument (a make variable) has the wrong type or is out of range."""
+
+    code = "J2T401"
+    summary = "a job argument or make variable has the wrong type or is out of range (EPOCHS=abc, BATCH_SIZE=0, LR=nan)"
+    example_cause = "EPOCHS=abc (--epochs) is not a whole number"
+    example_fix = "set EPOCHS to a whole number ≥ 1, e.g. `make train EPOCHS=5`"
+
+
+class VolumeError(Jax2TfjsError):
+    """A volume cannot be written or read: disk full, read-only, no permission."""
+
+    code = "J2T402"
+    summary = "a volume cannot be written or read: the disk is full, the folder is read-only or not ours"
+    example_cause = "writing volumes/exports/flax_cnn/none failed: no space left on device (ENOSPC)"
+    example_fix = "free disk space (`df -h volumes`), then run the job again; nothing finished was changed"
+
+
+class BusyError(Jax2TfjsError):
+    """Another job holds the lock of the volume this job needs."""
+
+    code = "J2T403"
+    summary = (
+        "another job (named, with its pid) is using the same volume; jobs never write one volume at once"
+    )
+    example_cause = "volumes/exports is in use by `convert` (pid 4242) since 12:03:10"
+    example_fix = "wait for that job to finish (or stop it), then run this one again"

@@ -16,6 +16,7 @@ AREAS = {
     "1": "data (`make data`)",
     "2": "training and checkpoints (`make train`, `make check`)",
     "3": "conversion (`to_tensorflowjs`, `make convert`, `doctor`)",
+    "4": "every job's arguments, volumes and locks",
     "9": "every job",
 }
 
