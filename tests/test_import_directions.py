@@ -24,7 +24,7 @@ ROOT_PACKAGE = "jax2tfjs"
 BASE = {
     "errors": set(),
     "taxonomy": {"errors"},
-    "atomic": set(),
+    "atomic": {"faults"},
     "hashing": set(),
     "tables": set(),
     "provenance": set(),
@@ -33,8 +33,8 @@ BASE = {
     "keypaths": set(),
     "faults": set(),  # test-only kill points
     "locks": {"errors"},
-    "memguard": {"atomic", "errors"},
-    "jobkit": {"atomic", "errors", "memguard"},
+    "memguard": {"atomic", "errors", "faults"},
+    "jobkit": {"atomic", "errors", "faults", "locks", "memguard"},
 }
 _BASE = set(BASE)
 

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from jax2tfjs.faults import fault_point
+
 _in_flight: set[Path] = set()
 _lock = threading.Lock()
 
@@ -29,6 +31,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     with _lock:
         _in_flight.add(tmp)
     try:
+        fault_point("atomic.write", target)
         yield tmp
         # mkstemp makes 0600 files; give the artifact the usual umask-derived mode (nginx reads it).
         tmp.chmod(0o666 & ~_current_umask())
