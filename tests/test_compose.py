@@ -48,6 +48,13 @@ def test_web_service_serves_web_and_exports_read_only_on_8080():
     assert "8080:8080" in web["ports"]
     assert "./web:/usr/share/nginx/html:ro" in web["volumes"]
     assert "./volumes/exports:/usr/share/nginx/html/models:ro" in web["volumes"]
+    # The allow-list in web/nginx.conf is what keeps the rest of the mounted web/ unserved.
+    assert "./web/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in web["volumes"]
+
+
+def test_web_service_has_open_files_for_hundreds_of_idle_clients():
+    # The image's nginx runs 1024 connections per worker: a socket and a file each.
+    assert compose()["services"]["web"]["ulimits"]["nofile"] >= 2048
 
 
 def test_docker_runner_prints_a_compose_run_command():

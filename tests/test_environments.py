@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -69,3 +72,36 @@ def test_convert_lock_keeps_the_measured_pins():
 def test_second_setup_is_a_no_op():
     proc = run(["make", "-q", "setup"])
     assert proc.returncode == 0, "make setup would rebuild although the venvs are up to date"
+
+
+def _fake_system(tmp_path: Path, *present: str) -> dict[str, str]:
+    """A PATH holding only `present` (links to the real programs) and an `id` that says uid 1000,
+    so tests/check_prereqs.sh sees a machine where it may not install anything."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in present:
+        found = shutil.which(name)
+        assert found, f"{name} is not on this machine"
+        (bin_dir / name).symlink_to(found)
+    (bin_dir / "id").write_text("#!/bin/sh\necho 1000\n")
+    (bin_dir / "id").chmod(0o755)
+    return {"PATH": str(bin_dir), "HOME": str(tmp_path)}
+
+
+def test_prereqs_pass_on_this_machine_within_seconds():
+    started = time.monotonic()
+    proc = run(["bash", ROOT / "tests/check_prereqs.sh"])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert time.monotonic() - started < 10
+    assert proc.stdout.startswith("[prereqs] ok: Python 3.11")
+
+
+def test_missing_prereqs_stop_at_once_with_the_command_to_run(tmp_path):
+    # node, npm and nginx are there; python3.11 is not (and chromium, if this machine lacks it).
+    env = _fake_system(tmp_path, "node", "npm", "nginx", "dirname")
+    proc = subprocess.run(
+        ["/bin/bash", ROOT / "tests/check_prereqs.sh"], capture_output=True, text=True, timeout=30, env=env
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "[prereqs] missing: python3.11 python3.11-venv" in proc.stderr
+    assert "apt-get install -y --no-install-recommends python3.11 python3.11-venv" in proc.stderr

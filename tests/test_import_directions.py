@@ -25,7 +25,7 @@ BASE = {
     "errors": set(),
     "taxonomy": {"errors"},
     "atomic": {"faults"},
-    "hashing": set(),
+    "hashing": {"errors"},
     "tables": set(),
     "provenance": set(),
     "lean_imports": set(),
@@ -33,8 +33,9 @@ BASE = {
     "keypaths": set(),
     "faults": set(),  # test-only kill points
     "locks": {"errors"},
-    "memguard": {"atomic", "errors", "faults"},
-    "jobkit": {"atomic", "errors", "faults", "locks", "memguard"},
+    "jobargs": {"errors"},
+    "memguard": {"atomic", "errors", "faults", "jobargs"},
+    "jobkit": {"atomic", "errors", "faults", "jobargs", "locks", "memguard"},
 }
 _BASE = set(BASE)
 
@@ -54,7 +55,8 @@ ROOMS: dict[str, set[str]] = {
     ROOT_PACKAGE: {"api"},
     **{layer: below(layer) for layer in LAYERS},
     "sources": below("sources") | {"models"},
-    "checkpoints": below("checkpoints") | {"models"},
+    "checkpoints": below("checkpoints") | {"models", "checkpoint_files"},
+    "checkpoint_files": set(),  # the file record of a saved step (sizes, sha256)
     "models": set(),  # the model registry
     "data": set(),
     "training": {"checkpoints", "data", "models"},

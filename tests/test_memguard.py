@@ -9,12 +9,18 @@ import textwrap
 import pytest
 
 from conftest import ROOT, run, venv_python
-from jax2tfjs.errors import EXIT_MEMORY_LIMIT
-from jax2tfjs.memguard import limit_from_env
+from jax2tfjs.errors import EXIT_MEMORY_LIMIT, JobArgumentError
+from jax2tfjs.locks import LOCK_FILE
+from jax2tfjs.memguard import MemoryGuard, limit_from_env
 
 
 def file_digests(folder):
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir() if p.is_file()}
+    """name → sha256 of the folder's files; the lock file records its holder, not data."""
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in folder.iterdir()
+        if p.is_file() and p.name != LOCK_FILE
+    }
 
 
 def test_guard_stops_a_process_tree_whose_child_goes_past_the_limit():
@@ -73,8 +79,30 @@ def test_limit_comes_from_argument_then_env_then_default(monkeypatch):
     assert limit_from_env() == 2.5
     assert limit_from_env(1) == 1.0
     monkeypatch.setenv("MEMORY_LIMIT_GB", "lots")
-    with pytest.raises(SystemExit, match="MEMORY_LIMIT_GB='lots' is not a number"):
+    with pytest.raises(JobArgumentError, match=r"MEMORY_LIMIT_GB=lots \(--memory-limit-gb\) is not a finite"):
         limit_from_env()
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf", "abc", ""])
+def test_a_limit_that_is_not_a_finite_positive_number_is_a_typed_error(monkeypatch, value):
+    monkeypatch.setenv("MEMORY_LIMIT_GB", "3")
+    if value:  # the flag's value
+        with pytest.raises(JobArgumentError) as err:
+            limit_from_env(value)
+        assert err.value.code == "J2T401" and "MEMORY_LIMIT_GB=" in err.value.cause
+    monkeypatch.setenv("MEMORY_LIMIT_GB", value)
+    if not value:  # unset or empty: the default
+        assert limit_from_env() == 8.0
+        return
+    with pytest.raises(JobArgumentError, match="a finite number > 0"):
+        limit_from_env()
+
+
+@pytest.mark.parametrize("limit", [0.0, float("nan"), float("inf")])
+def test_the_guard_itself_refuses_a_limit_it_could_never_enforce(limit):
+    # nan compares false with every sample: a guard built with it would never stop anything.
+    with pytest.raises(JobArgumentError):
+        MemoryGuard("probe", limit_gb=limit).__enter__()
 
 
 def test_data_job_past_a_small_limit_stops_cleanly_and_keeps_earlier_files(data_dir_with_cache):

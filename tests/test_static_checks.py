@@ -1,6 +1,9 @@
-"""Static checks for what cannot run here (no Docker engine, no GitHub): Dockerfiles, compose, workflows."""
+"""Static checks for what cannot run here (no Docker engine, no GitHub): Dockerfiles, compose, workflows;
+and the Makefile's own shell: the exit words and VOLUMES."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -33,3 +36,46 @@ def test_github_workflows_are_actionlint_clean():
     assert {w.name for w in workflows} >= {"ci.yml", "nightly.yml"}
     proc = run([TOOLS / "actionlint", *workflows])
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_make_names_a_failed_jobs_exit_status_in_the_words_of_the_table_in_code():
+    """make returns 2 for any failed recipe; the Makefile prints the job's own status with the text
+    of jax2tfjs.compare.EXIT_CODES, mirrored as a shell `case` so RUNNER=docker needs no Python."""
+    from jax2tfjs.compare import EXIT_CODES
+
+    makefile = (ROOT / "Makefile").read_text()
+    mirrored = {
+        int(code): text.replace("\\`", "`")
+        for code, text in re.findall(r'^\t(\d+)\) words="(.*)";; \\$', makefile, flags=re.M)
+    }
+    assert mirrored == {code: text for code, text in EXIT_CODES.items() if code != 0}
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [(86, "the memory guard stopped"), (143, "stopped by SIGTERM"), (139, "ended by signal 11")],
+)
+def test_the_exit_words_run_in_bash(code, words):
+    proc = run(["make", "-n", "convert", "RUNNER=local"])
+    line = next(line for line in proc.stdout.splitlines() if "|| { status=" in line)
+    # The recipe's failure branch, fed a job that exits `code`.
+    branch = line[line.index("|| {") :]
+    shell = run(["bash", "-c", f"(exit {code}) {branch}"])
+    assert shell.returncode == code
+    assert f"[make] job convert exited {code}: {words}" in shell.stderr
+
+
+def test_volumes_moves_every_job_to_another_tree_and_docker_refuses_it():
+    proc = run(
+        ["make", "-n", "convert", "verify", "train", "data", "check", "RUNNER=local", "VOLUMES=/tmp/v"]
+    )
+    assert proc.returncode == 0, proc.stderr
+    for flag in (
+        "--export-dir=/tmp/v/exports",
+        "--checkpoint-dir=/tmp/v/checkpoints",
+        "--data-dir=/tmp/v/data",
+    ):
+        assert flag in proc.stdout
+    assert "--out-dir=/tmp/v/data" in proc.stdout  # the data job's flag
+    refused = run(["make", "-n", "check", "RUNNER=docker", "VOLUMES=/tmp/v"])
+    assert refused.returncode == 2 and "needs RUNNER=local" in refused.stderr

@@ -10,8 +10,14 @@ import jax
 import numpy as np
 import pytest
 
-from jax2tfjs import checkpoints
-from jax2tfjs.errors import TrainingStateError
+from jax2tfjs import checkpoint_files, checkpoints
+from jax2tfjs.errors import (
+    CheckpointError,
+    CheckpointModelError,
+    DataIntegrityError,
+    JobArgumentError,
+    TrainingStateError,
+)
 from jax2tfjs.training import TrainConfig, train_and_evaluate
 
 QUICK = {"batch_size": 32, "train_samples": 256}
@@ -90,3 +96,113 @@ def test_existing_run_is_never_overwritten_silently(tmp_path, mnist_dir, capsys)
     train(tmp_path, mnist_dir, config={"epochs": 1, "seed": 5}, fresh=True)
     moved = [p.name for p in (tmp_path / "ckpt").iterdir() if ".replaced-" in p.name]
     assert len(moved) == 1 and "moved the old checkpoints" in capsys.readouterr().out
+
+
+def snapshot(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_damaged_newest_step_stops_the_run_naming_the_step_and_the_fix(tmp_path, mnist_dir, capsys):
+    """Issue 13: with the newest step's _CHECKPOINT_METADATA gone, a resume used to restart from the
+    step before, print "saved …/16" and exit 0 while Orbax skipped the save."""
+    train(tmp_path, mnist_dir, config={"epochs": 2})
+    directory = tmp_path / "ckpt" / "flax_mlp"
+    (directory / "16" / "_CHECKPOINT_METADATA").unlink()
+    before = snapshot(directory)
+    capsys.readouterr()
+    with pytest.raises(CheckpointError, match="checkpoint step 16 is damaged") as err:
+        train(tmp_path, mnist_dir, config={"epochs": 3}, resume=True)
+    assert "training resumes from step 8" in err.value.fix and f"mv {directory / '16'}" in err.value.fix
+    assert snapshot(directory) == before and "saved" not in capsys.readouterr().out
+    (directory / "16").rename(directory / "16.damaged")  # what the fix says
+    report = train(tmp_path, mnist_dir, config={"epochs": 3}, resume=True)
+    assert report["final_metrics"]["step"] == 24 and report["kept_steps"] == [8, 16, 24]
+
+
+@pytest.mark.parametrize(
+    ("damage", "cause"),
+    [
+        (lambda step: (step / "metadata" / "metadata").write_text("{oops"), "checkpoint step 16"),
+        (
+            lambda step: (step / "state" / "manifest.ocdbt").write_bytes(b"\0"),
+            "corrupt: state/manifest.ocdbt",
+        ),
+    ],
+    ids=["metadata JSON", "truncated state file"],
+)
+def test_damaged_metadata_or_state_of_the_newest_step_is_a_typed_error(tmp_path, mnist_dir, damage, cause):
+    train(tmp_path, mnist_dir, config={"epochs": 2})
+    directory = tmp_path / "ckpt" / "flax_mlp"
+    damage(directory / "16")
+    before = snapshot(directory)
+    with pytest.raises(CheckpointError, match=cause) as err:
+        train(tmp_path, mnist_dir, config={"epochs": 3}, resume=True)
+    assert err.value.code == "J2T202" and "16.damaged" in err.value.fix
+    assert snapshot(directory) == before
+
+
+def test_another_models_checkpoint_in_the_folder_is_not_resumed(tmp_path, mnist_dir):
+    import shutil
+
+    train(tmp_path, mnist_dir, config={"epochs": 1})
+    shutil.copytree(tmp_path / "ckpt" / "flax_mlp", tmp_path / "ckpt" / "flax_cnn")
+    with pytest.raises(CheckpointModelError, match="holds a flax_mlp checkpoint"):
+        train(tmp_path, mnist_dir, model="flax_cnn", config={"epochs": 2}, resume=True)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "flags", "cause"),
+    [
+        ({"epochs": 0}, {}, r"EPOCHS=0 \(--epochs\) is not a whole number ≥ 1"),
+        ({"learning_rate": float("nan")}, {}, r"LR=nan \(--lr\) is not a finite number > 0"),
+        ({"seed": -1}, {}, r"SEED=-1"),
+        ({"batch_size": "32"}, {}, r"BATCH_SIZE='32'"),
+        ({"train_samples": 0}, {}, r"TRAIN_SAMPLES=0"),
+        ({}, {"resume": True}, r"RESUME=1 \(--resume\) and FRESH=1 \(--fresh\) contradict"),
+    ],
+)
+def test_fresh_moves_nothing_when_an_argument_is_bad(tmp_path, mnist_dir, overrides, flags, cause):
+    train(tmp_path, mnist_dir)
+    before = snapshot(tmp_path / "ckpt")
+    with pytest.raises(JobArgumentError, match=cause) as err:
+        train(tmp_path, mnist_dir, config=overrides, fresh=True, **flags)
+    assert err.value.code == "J2T401"
+    assert snapshot(tmp_path / "ckpt") == before and [p.name for p in (tmp_path / "ckpt").iterdir()] == [
+        "flax_mlp"
+    ]
+
+
+def test_fresh_moves_nothing_when_the_data_is_missing(tmp_path, mnist_dir):
+    train(tmp_path, mnist_dir)
+    before = snapshot(tmp_path / "ckpt")
+    with pytest.raises(DataIntegrityError):
+        train_and_evaluate(
+            TrainConfig(model="flax_mlp", **QUICK), tmp_path / "nodata", tmp_path / "ckpt", fresh=True
+        )
+    assert snapshot(tmp_path / "ckpt") == before
+
+
+def test_a_step_saved_without_its_record_is_recorded_when_next_used(tmp_path, mnist_dir, capsys):
+    """A kill between Orbax's commit and the record leaves a whole step without one: valid, and the
+    next run that restores it records it."""
+    train(tmp_path, mnist_dir, config={"epochs": 2})
+    step_dir = tmp_path / "ckpt" / "flax_mlp" / "16"
+    (step_dir / checkpoint_files.RECORD).unlink()
+    (step_dir / ".jax2tfjs_files.json.123-abc.tmp").write_text("{")  # a killed record write
+    capsys.readouterr()
+    assert train(tmp_path, mnist_dir, config={"epochs": 2})["up_to_date"] is True
+    out = capsys.readouterr().out
+    assert "removed" in out and "step 16 had no file record" in out
+    record = checkpoint_files.read_record(step_dir)
+    assert record["note"].startswith("recorded by a later training run")
+    assert checkpoint_files.hash_problems(step_dir, record) == []
+    assert not list(step_dir.glob(".*.tmp"))
+
+
+def test_fresh_leaves_a_folder_holding_only_the_jobs_lock_in_place(tmp_path, mnist_dir):
+    directory = tmp_path / "ckpt" / "flax_mlp"
+    directory.mkdir(parents=True)
+    (directory / ".jax2tfjs.lock").write_text("{}")  # what train jobs before the lock moved beside it left
+    train(tmp_path, mnist_dir, fresh=True)
+    assert [p.name for p in (tmp_path / "ckpt").iterdir()] == ["flax_mlp"]
+    assert checkpoints.finished_steps(directory) == [8]

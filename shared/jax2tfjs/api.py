@@ -6,6 +6,11 @@ TF.js's op list), save (SavedModel), tfjs (the tensorflowjs converter with quant
 (`_savedmodel_diff`: SavedModel vs JAX on golden inputs), publish (`export.swap`). Everything is
 written into a temporary folder beside `out_dir` and renamed into place at the end, so a failed run
 never leaves a half export and never damages the previous one.
+
+Non-finite parameters are refused right after restore, non-finite golden outputs before anything is
+written (NonFiniteError): either would ship an export that computes garbage, with a golden.json no
+JSON reader accepts. report.json seals the export: the sha256 and size of every file it ships
+(`hashing.SEAL_KEY`), which verify and doctor check first.
 """
 
 from __future__ import annotations
@@ -17,18 +22,22 @@ from pathlib import Path
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from jax2tfjs import atomic, compare, sources
-from jax2tfjs.errors import Jax2TfjsError, ModelInputError
+from jax2tfjs import atomic, compare, hashing, sources
+from jax2tfjs.errors import Jax2TfjsError, ModelInputError, NonFiniteError
 from jax2tfjs.export import golden as golden_file
 from jax2tfjs.export import out_dir as out_dir_rules
 from jax2tfjs.export import savedmodel, swap, tfjs_convert
+from jax2tfjs.keypaths import key_path
 from jax2tfjs.lowering import tf_module
 from jax2tfjs.prepare import input_spec as specs
 from jax2tfjs.provenance import package_versions
 
 GOLDEN_COUNT = 8
+# Leaves named in a NonFiniteError; the count says how many more there are.
+NAMED_LEAVES = 8
 PACKAGES = ("jax", "jaxlib", "flax", "tensorflow", "tensorflowjs", "numpy")
 
 
@@ -51,6 +60,9 @@ class ConversionReport:
     phases_s: dict[str, float]
     warnings: list[str]
     autofixes: list[str] = field(default_factory=list)  # every change auto-fix made (params, input)
+    # The seal (hashing.SEAL_KEY): sha256 and bytes of every file shipped (model.json, shards, golden.json).
+    sealed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    format: int = hashing.SEALED_FORMAT  # report.json's format: from 2 on, always sealed
     provenance: dict[str, Any] = field(default_factory=dict)
     packages: dict[str, str] = field(default_factory=dict)
 
@@ -143,6 +155,7 @@ def to_tensorflowjs(
         "restore",
         lambda: sources.resolve(model, params, apply_kwargs, input_spec=input_spec, autofix=autofix),
     )
+    _refuse_non_finite_params(resolved)  # before the long phases: seconds, not minutes, to say so
     spec = resolved.input_spec
     closed = phases.run("trace", lambda: _trace(resolved, spec, dynamic_batch, autofix))
     if progress:
@@ -183,6 +196,38 @@ def _lower(
     return module
 
 
+def _non_finite_leaves(params: Any) -> list[tuple[str, int, int]]:
+    """(key path, non-finite values, values) of each floating leaf holding NaN or inf."""
+    found = []
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        dtype = getattr(leaf, "dtype", None)
+        if dtype is None or not jnp.issubdtype(dtype, jnp.inexact):
+            continue  # integers and bools are always finite; keys and other leaves hold no weights
+        values = np.asarray(leaf)
+        bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+        if bad:
+            found.append((key_path(path), bad, int(values.size)))
+    return found
+
+
+def _refuse_non_finite_params(resolved: sources.ResolvedModel) -> None:
+    bad = _non_finite_leaves(resolved.params)
+    if not bad:
+        return
+    named = ", ".join(f"{name} ({count:,} of {size:,} values)" for name, count, size in bad[:NAMED_LEAVES])
+    more = f", and {len(bad) - NAMED_LEAVES} more" if len(bad) > NAMED_LEAVES else ""
+    checkpoint = resolved.provenance.get("checkpoint")
+    fix = (
+        "training diverged before this checkpoint: convert an earlier step (STEP=), or retrain with a lower "
+        "learning rate (LR=)"
+        if checkpoint
+        else "find where the parameters became NaN or inf (a diverged training, a bad cast or load) and pass "
+        "finite ones"
+    )
+    leaves = "leaf holds" if len(bad) == 1 else "leaves hold"
+    raise NonFiniteError(f"{len(bad)} parameter {leaves} NaN or inf: {named}{more}", fix=fix, path=checkpoint)
+
+
 @dataclass(frozen=True)
 class _Golden:
     inputs: np.ndarray
@@ -190,8 +235,21 @@ class _Golden:
 
 
 def _golden(resolved: sources.ResolvedModel, spec: jax.ShapeDtypeStruct, given: np.ndarray | None) -> _Golden:
+    """JAX's outputs on the golden inputs; NonFiniteError when they hold NaN or inf (the params are
+    finite by now, so the model itself overflows on these inputs), before anything is written."""
     x = _golden_inputs(spec, given)
-    return _Golden(x, np.asarray(jax.jit(resolved.apply)(resolved.params, x), dtype=np.float32))
+    outputs = np.asarray(jax.jit(resolved.apply)(resolved.params, x), dtype=np.float32)
+    finite = np.isfinite(outputs)
+    if not np.all(finite):
+        bad = int(finite.size - np.count_nonzero(finite))
+        rows = sorted({int(index[0]) for index in np.argwhere(~finite)}) if outputs.ndim else []
+        raise NonFiniteError(
+            f"the model's outputs on the golden inputs hold NaN or inf: {bad:,} of {outputs.size:,} values"
+            + (f", for inputs {', '.join(map(str, rows))}" if rows else ""),
+            fix="the parameters are finite, so the model overflows or divides by zero on these inputs (exp, "
+            "log of 0, a division): make it stable (e.g. log_softmax), or pass golden_inputs it is meant for",
+        )
+    return _Golden(x, outputs)
 
 
 def _export_metadata(
@@ -257,6 +315,7 @@ def _report(
         phases_s=phases_s,
         warnings=sorted({*resolved.warnings, *module.ctx.warnings}),
         autofixes=resolved.autofixes,
+        sealed=hashing.file_seal(export_dir, files),
         provenance=resolved.provenance,
         packages=metadata["packages"],
     )

@@ -16,10 +16,28 @@ from typing import Any
 
 import numpy as np
 
-from jax2tfjs.errors import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, EXIT_MEMORY_LIMIT, EXIT_USER_ERROR
+from jax2tfjs.errors import (
+    EXIT_BROKEN_PIPE,
+    EXIT_INTERRUPTED,
+    EXIT_MEMORY_LIMIT,
+    EXIT_TERMINATED,
+    EXIT_USER_ERROR,
+)
 
 TOLERANCE = 1e-4
 RELATIVE_RULE = "relative error = max|Δ| / max(1, max|reference|)"
+
+# The most relative error an export may show against its golden.json (JAX's outputs), per
+# quantization: verify and doctor judge with these same numbers. Quantization is meant to change
+# outputs, so its limits are wider, set with margin over what the 12 demo exports measured (worst
+# over cpu and wasm): float16 1.5e-4, uint16 1.6e-5, uint8 4.0e-3.
+GOLDEN_LIMITS: dict[str, float] = {"none": TOLERANCE, "float16": 2e-3, "uint16": 5e-4, "uint8": 5e-2}
+
+
+def golden_limit(quantization: str) -> float:
+    """The golden.json limit of a quantization; an unknown one is held to the unquantized limit."""
+    return GOLDEN_LIMITS.get(quantization, TOLERANCE)
+
 
 EXIT_OK = 0
 # Python's own status for an uncaught exception: a bug, never a verdict.
@@ -35,6 +53,7 @@ EXIT_CODES: dict[int, str] = {
     EXIT_THRESHOLDS_MISSED: "the checks ran and some result missed its threshold (named in the output)",
     EXIT_MEMORY_LIMIT: "the memory guard stopped the job past its memory limit",
     EXIT_INTERRUPTED: "stopped with Ctrl-C (SIGINT): temporary files removed, finished files intact",
+    EXIT_TERMINATED: "stopped by SIGTERM (docker stop, kill): temporary files removed, finished files intact",
     EXIT_OOM_KILLED: "killed by the kernel's OOM killer (outside the memory guard)",
     EXIT_BROKEN_PIPE: "the output pipe was closed (e.g. `| head`)",
 }

@@ -21,6 +21,8 @@ EXIT_MEMORY_LIMIT = 86
 EXIT_BROKEN_PIPE = 141
 # 128 + SIGINT, what a shell reports for a job stopped with Ctrl-C: a clean stop, not a crash.
 EXIT_INTERRUPTED = 130
+# 128 + SIGTERM (`docker stop`, `kill`): stopped cleanly, like Ctrl-C.
+EXIT_TERMINATED = 143
 
 # code → class, filled as classes are defined; a duplicate code fails at import.
 BY_CODE: dict[str, type[Jax2TfjsError]] = {}
@@ -317,7 +319,10 @@ class VolumeError(Jax2TfjsError):
     code = "J2T402"
     summary = "a volume cannot be written or read: the disk is full, the folder is read-only or not ours"
     example_cause = "writing volumes/exports/flax_cnn/none failed: no space left on device (ENOSPC)"
-    example_fix = "free disk space (`df -h volumes`), then run the job again; nothing finished was changed"
+    example_fix = (
+        "free disk space (`df -h volumes`), then run the job again; nothing finished was changed "
+        "(read-only: make the volume writable; permission: the images run as uid 1000, chown the folder)"
+    )
 
 
 class BusyError(Jax2TfjsError):
@@ -328,4 +333,7 @@ class BusyError(Jax2TfjsError):
         "another job (named, with its pid) is using the same volume; jobs never write one volume at once"
     )
     example_cause = "volumes/exports is in use by `convert` (pid 4242) since 12:03:10"
-    example_fix = "wait for that job to finish (or stop it), then run this one again"
+    example_fix = (
+        "wait for that job to finish (or stop it), then run this one again; jobs wait up to "
+        "JAX2TFJS_LOCK_WAIT_S seconds (default 600) before giving up, 0 refuses at once"
+    )

@@ -25,6 +25,16 @@ LOCK_FILE = ".jax2tfjs.lock"
 WAIT_ENV = "JAX2TFJS_LOCK_WAIT_S"
 DEFAULT_WAIT_S = 600.0
 POLL_S = 0.2
+# Folders whose lock this process holds: under it, no other job writes there, so whatever a repair
+# finds that this process is not writing was left by a dead run (even when its pid is alive: a job
+# that ran in a container named a pid of another pid namespace, often 1).
+_held: set[Path] = set()
+
+
+def held(folder: str | Path) -> bool:
+    """Whether this process holds the lock of `folder` (or of a folder above it)."""
+    folder = Path(folder).absolute()
+    return any(folder == h or h in folder.parents for h in _held)
 
 
 def _wait_s() -> float:
@@ -43,12 +53,19 @@ def _holder(fd: int) -> str:
         return "another job"
 
 
+def lock_path(folder: Path, beside: bool = False) -> Path:
+    return folder.parent / f".{folder.name}{LOCK_FILE}" if beside else folder / LOCK_FILE
+
+
 @contextlib.contextmanager
-def hold(folder: str | Path, job: str, wait_s: float | None = None) -> Iterator[None]:
-    """Hold `folder`'s lock for the block (the folder is created if missing)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+def hold(folder: str | Path, job: str, wait_s: float | None = None, beside: bool = False) -> Iterator[None]:
+    """Hold `folder`'s lock for the block. The lock file is `folder/.jax2tfjs.lock`: inside the
+    folder, so a volume mounted into several containers shares it. `beside=True` puts it in the
+    parent as `.<name>.jax2tfjs.lock`, for a folder that may be renamed while locked (`make train
+    FRESH=1` moves a model's checkpoints aside: the lock must not leave with them)."""
+    path = lock_path(Path(folder), beside)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         deadline = time.monotonic() + (_wait_s() if wait_s is None else wait_s)
         announced = False
@@ -75,6 +92,11 @@ def hold(folder: str | Path, job: str, wait_s: float | None = None) -> Iterator[
         record = {"job": job, "pid": os.getpid(), "since": time.strftime("%H:%M:%S")}
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(record).encode(), 0)
-        yield
+        key = Path(folder).absolute()
+        _held.add(key)
+        try:
+            yield
+        finally:
+            _held.discard(key)
     finally:
         os.close(fd)  # closing releases the flock

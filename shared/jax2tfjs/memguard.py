@@ -16,25 +16,18 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from jax2tfjs import atomic
+from jax2tfjs import atomic, jobargs
 from jax2tfjs.errors import EXIT_MEMORY_LIMIT
 
-DEFAULT_LIMIT_GB = 8.0
+DEFAULT_LIMIT_GB = jobargs.DEFAULT_MEMORY_LIMIT_GB
 WARN_FRACTION = 0.9
 GB = 1024**3
 
 
-def limit_from_env(explicit_gb: float | None = None) -> float:
-    """The limit in GB: the explicit argument, else $MEMORY_LIMIT_GB, else 8."""
-    if explicit_gb is not None:
-        return float(explicit_gb)
-    raw = os.environ.get("MEMORY_LIMIT_GB", "").strip()
-    if not raw:
-        return DEFAULT_LIMIT_GB
-    try:
-        return float(raw)
-    except ValueError:
-        raise SystemExit(f"MEMORY_LIMIT_GB={raw!r} is not a number; set it to e.g. 8 or 0.5") from None
+def limit_from_env(explicit_gb: float | str | None = None) -> float:
+    """The limit in GB: the explicit argument, else $MEMORY_LIMIT_GB, else 8. Anything but a finite
+    number > 0 is a JobArgumentError (J2T401) naming MEMORY_LIMIT_GB and --memory-limit-gb."""
+    return jobargs.memory_limit_gb(explicit_gb)
 
 
 def tree_rss_bytes(root: psutil.Process) -> int:
@@ -69,8 +62,8 @@ class MemoryGuard:
         return round(self.peak_bytes / 2**20, 1)
 
     def __enter__(self) -> MemoryGuard:
-        if self.limit_gb <= 0:
-            raise ValueError(f"memory limit must be positive, got {self.limit_gb} GB")
+        # nan would pass a `<= 0` test and then compare false with every sample: never stop.
+        self.limit_gb = jobargs.positive_number(self.limit_gb, jobargs.MEMORY_LIMIT)
         self._process = psutil.Process()
         self.sample()
         self._thread = threading.Thread(target=self._watch, name=f"memguard-{self.job}", daemon=True)

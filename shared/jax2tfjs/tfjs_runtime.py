@@ -4,7 +4,11 @@ The runner script and its pinned npm manifest (package.json, package-lock.json) 
 package, in jax2tfjs/node/. TF.js itself (308 MB of node_modules) does not: it lives in a "node
 runtime" folder, one where `npm ci` ran with that manifest. The folder is $JAX2TFJS_NODE_RUNTIME
 when set, else jax2tfjs/node/ itself (`make setup` fills it in a checkout). `install_node_runtime`
-(or `python -m jax2tfjs.tfjs_runtime DIR`) makes one. Inputs and outputs cross as raw float32 files.
+(or `python -m jax2tfjs.tfjs_runtime DIR`) makes one. Inputs cross as raw float32 files, outputs as
+raw files in their own dtype (float32, int32, bool), which the runner reports beside their shape.
+
+Each run's files live in a temporary folder named `jax2tfjs-<kind>-<pid>-*` in $TMPDIR: a job that is
+killed cannot remove its own, so every run first removes those whose process is gone.
 """
 
 from __future__ import annotations
@@ -12,16 +16,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from jax2tfjs import atomic
 from jax2tfjs.errors import EXIT_USER_ERROR, ExportError, Jax2TfjsError
+from jax2tfjs.faults import fault_point
 
 NODE_DIR = Path(__file__).parent / "node"
 RUNNER = NODE_DIR / "run_graph_model.mjs"
@@ -30,6 +38,53 @@ MANIFEST_FILES = ("package.json", "package-lock.json")
 NODE_RUNTIME_ENV = "JAX2TFJS_NODE_RUNTIME"
 BACKENDS = ("cpu", "wasm")
 RUNNER_FAILED = "tfjs runner failed:"  # run_graph_model.mjs prefixes its error line with this
+# What the runners report as `output_dtype` → how its raw bytes read; float32 when absent (runners
+# that predate it, bench/node/run_onnx.mjs).
+OUTPUT_DTYPES = {"float32": np.dtype("<f4"), "int32": np.dtype("<i4"), "bool": np.dtype(np.bool_)}
+# jax2tfjs-<kind>-<pid>-<random>: the pid says whether the folder's owner still runs.
+_TEMP_DIR = re.compile(r"^jax2tfjs-(?:node|verify)-(\d+)-")
+
+
+def _owner_alive(path: Path, pid: int) -> bool:
+    try:
+        return atomic.owner_alive(pid, path.stat().st_mtime)  # zombies and reused pids are not owners
+    except FileNotFoundError:
+        return True  # removed meanwhile by its owner: nothing to do
+
+
+def remove_orphaned_temp_dirs(root: str | Path | None = None) -> list[Path]:
+    """Remove the Node runners' temporary folders (in `root`, default $TMPDIR) whose process is gone:
+    a job that was killed (SIGKILL, the OOM killer) never ran its own cleanup. Returns them."""
+    removed = []
+    for path in Path(root or tempfile.gettempdir()).glob("jax2tfjs-*"):
+        owner = _TEMP_DIR.match(path.name)
+        if owner and path.is_dir() and not atomic.in_flight(path) and not _owner_alive(path, int(owner[1])):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+@contextlib.contextmanager
+def node_temp_dir(kind: str) -> Iterator[str]:
+    """A temporary folder for one Node run (`kind`: node or verify), named with this process's pid,
+    after removing the folders that killed runs left behind. Tracked by jax2tfjs.atomic, so the
+    memory guard and Ctrl-C remove it too; only SIGKILL leaves it, for the next run."""
+    remove_orphaned_temp_dirs()
+    path = Path(tempfile.mkdtemp(prefix=f"jax2tfjs-{kind}-{os.getpid()}-"))
+    with atomic.tracked(path):
+        yield str(path)
+
+
+def read_output(path: Path, result: dict[str, Any]) -> np.ndarray:
+    """An output file as the runner wrote it: `result` holds its output_shape and output_dtype."""
+    dtype_name = result.get("output_dtype", "float32")
+    if dtype_name not in OUTPUT_DTYPES:
+        raise ValueError(
+            f"the runner reported output dtype {dtype_name!r}, not one of {', '.join(OUTPUT_DTYPES)}"
+        )
+    return np.frombuffer(Path(path).read_bytes(), dtype=OUTPUT_DTYPES[dtype_name]).reshape(
+        result["output_shape"]
+    )
 
 
 def node_runtime_dir() -> Path:
@@ -196,13 +251,13 @@ def run_node_script(
     workdir: Path | None = None,
 ) -> tuple[np.ndarray | None, dict[str, Any]]:
     """The contract our Node runners share (run_graph_model.mjs, verify_exports.mjs,
-    bench/node/run_onnx.mjs): a request.json, inputs and outputs as raw little-endian float32 files,
-    one JSON line back. With `inputs`, this function writes them and reads the output back; a caller
+    bench/node/run_onnx.mjs): a request.json, inputs as raw little-endian float32 files, outputs raw in
+    the dtype the JSON line names (read_output), one JSON line back. With `inputs`, this function writes them and reads the output back; a caller
     whose request names its own input and output files passes `workdir` (where request.json goes,
     beside them) and reads its outputs itself. Raises subprocess.TimeoutExpired, or NodeScriptFailed
     with stderr on a non-zero exit or when no JSON line came back."""
     with contextlib.ExitStack() as stack:
-        tmp = workdir or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="jax2tfjs-node-")))
+        tmp = workdir or Path(stack.enter_context(node_temp_dir("node")))
         request = dict(request)
         if inputs is not None:
             x = np.ascontiguousarray(inputs, dtype="<f4")
@@ -210,6 +265,7 @@ def run_node_script(
             request["input"] = {"path": str(tmp / "input.bin"), "shape": list(x.shape)}
             request["output_path"] = str(tmp / "output.bin")
         (tmp / "request.json").write_text(json.dumps(request))
+        fault_point("tfjs_runtime.node", tmp)  # test-only: a job killed while its Node runner works
         proc = subprocess.run(
             [node, str(script), str(tmp / "request.json")],
             capture_output=True,
@@ -227,9 +283,10 @@ def run_node_script(
             ) from err
         outputs = None
         if inputs is not None:
-            outputs = np.frombuffer((tmp / "output.bin").read_bytes(), dtype="<f4").reshape(
-                info["output_shape"]
-            )
+            try:
+                outputs = read_output(tmp / "output.bin", info)
+            except (KeyError, ValueError, OSError) as err:
+                raise NodeScriptFailed(f"{proc.stderr}\nits output is unreadable: {err}") from err
     return outputs, info
 
 

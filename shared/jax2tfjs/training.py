@@ -9,7 +9,9 @@ with metadata. `lax.scan` over steps was measured 10x slower on this CPU; hence 
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -21,9 +23,10 @@ import numpy as np
 import optax
 from tqdm import tqdm
 
-from jax2tfjs import checkpoints
+from jax2tfjs import checkpoints, locks
 from jax2tfjs.data import load_dataset
-from jax2tfjs.errors import TrainingStateError
+from jax2tfjs.errors import CheckpointError, JobArgumentError, TrainingStateError
+from jax2tfjs.jobargs import MAX_SEED
 from jax2tfjs.models import ModelDef, get_model
 from jax2tfjs.provenance import package_versions
 
@@ -168,29 +171,133 @@ def _run_epoch(epoch_step, state, data, step_ids, batch_size, bar, started):
     return params, opt_state, loss_sum, correct_sum
 
 
-def _prepare_directory(directory: Path, config: TrainConfig, resume: bool, fresh: bool) -> dict | None:
-    """The newest checkpoint's metadata to resume from, or None to start from scratch.
+def _whole(low: int, high: float = math.inf) -> Callable[[Any], bool]:
+    return lambda v: isinstance(v, int | np.integer) and not isinstance(v, bool) and low <= v <= high
 
-    Never deletes a user's checkpoints: --fresh moves the folder aside."""
+
+# config field → (make variable, flag, what it must be, the test): checked before anything on disk
+# changes, so a bad value never leaves a model without its checkpoints (`--fresh` moves them).
+CONFIG_RULES: dict[str, tuple[str, str, str, Callable[[Any], bool]]] = {
+    "epochs": ("EPOCHS", "--epochs", "a whole number ≥ 1", _whole(1)),
+    "batch_size": ("BATCH_SIZE", "--batch-size", "a whole number ≥ 1", _whole(1)),
+    "learning_rate": (
+        "LR",
+        "--lr",
+        "a finite number > 0",
+        lambda v: isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v > 0,
+    ),
+    "seed": ("SEED", "--seed", f"a whole number ≥ 0 and ≤ {MAX_SEED}", _whole(0, MAX_SEED)),
+    "train_samples": ("TRAIN_SAMPLES", "--train-samples", "a whole number ≥ 1, or unset for all", _whole(1)),
+    "eval_batch_size": ("", "eval_batch_size", "a whole number ≥ 1", _whole(1)),
+}
+
+
+def check_config(config: TrainConfig, *, resume: bool = False, fresh: bool = False) -> None:
+    """A JobArgumentError naming the first value out of range, or the resume/fresh conflict."""
+    for name, (variable, flag, wanted, ok) in CONFIG_RULES.items():
+        value = getattr(config, name)
+        if name == "train_samples" and value is None:
+            continue
+        if not ok(value):
+            shown = f"{variable}={value!r} ({flag})" if variable else f"{flag}={value!r}"
+            raise JobArgumentError(
+                f"{shown} is not {wanted}",
+                fix=f"set {variable or flag} to {wanted}"
+                + (f", e.g. `make train {variable}=…`" if variable else ""),
+            )
+    if resume and fresh:
+        raise JobArgumentError(
+            "RESUME=1 (--resume) and FRESH=1 (--fresh) contradict each other: continue the checkpoints, "
+            "or move them aside and start over?",
+            fix="pass only one of them",
+        )
+
+
+def _move_aside(directory: Path) -> None:
+    aside = checkpoints.aside_name(directory, time.strftime("%Y%m%d-%H%M%S", time.gmtime()))
+    directory.rename(aside)
+    print(f"[train] --fresh: moved the old checkpoints to {aside} (to undo: `mv {aside} {directory}`)")
+
+
+def _damaged_fix(directory: Path, damaged: dict[int, str], usable: list[int], step: int) -> str:
+    earlier = [s for s in usable if s < step and s not in damaged]
+    then = f"training resumes from step {earlier[-1]}" if earlier else "training starts from scratch"
+    return (
+        f"move it out of the way (`mv {directory / str(step)} {directory / str(step)}.damaged`), then run "
+        f"again: {then}; or FRESH=1 (--fresh) to move the whole folder aside and start over"
+    )
+
+
+def _newest_checkpoint(directory: Path, model_name: str) -> tuple[Path, dict] | None:
+    """The newest step folder and its metadata to resume from (or to call up to date), None when
+    there is none. A damaged step at or past the newest finished one stops the run: Orbax counts it
+    as a step, so resuming before it would train on and then skip saving (issue 13)."""
     steps = checkpoints.finished_steps(directory)
-    if fresh and directory.exists():
-        aside = directory.with_name(f"{directory.name}.replaced-{time.strftime('%Y%m%d-%H%M%S')}")
-        directory.rename(aside)
-        print(f"[train] --fresh: moved the old checkpoints to {aside}")
+    damaged = checkpoints.damaged_steps(directory)
+    newest = steps[-1] if steps else None
+    for step, problem in sorted(damaged.items()):
+        if newest is None or step >= newest:
+            raise CheckpointError(
+                f"checkpoint step {step} is damaged ({problem}); continuing would leave it or lose this run's saves",
+                fix=_damaged_fix(directory, damaged, steps, step),
+                path=directory / str(step),
+            )
+        print(f"[train] warning: ignoring the damaged step {step} ({problem}); move it out of {directory}")
+    if newest is None:
         return None
-    if not steps:
+    step_dir = directory / str(newest)
+    try:
+        meta = checkpoints.read_metadata(step_dir)
+    except CheckpointError as err:
+        raise CheckpointError(
+            f"checkpoint step {newest}: {err.cause}",
+            fix=_damaged_fix(directory, damaged, steps, newest),
+            path=step_dir,
+        ) from err
+    gaps = _resume_gaps(meta)
+    if gaps:
+        raise CheckpointError(
+            f"checkpoint step {newest}: its metadata lacks {gaps} (or holds another type there)",
+            fix=_damaged_fix(directory, damaged, steps, newest),
+            path=step_dir,
+        )
+    checkpoints.check_model(step_dir, model_name, meta)
+    return step_dir, meta
+
+
+def _resume_gaps(meta: dict) -> str:
+    """The metadata entries a resume reads that are missing or of another type ('' when none)."""
+    wanted = {"train_config": dict, "epoch": int, "step": int, "metrics": list, "wall_s": int | float}
+    return ", ".join(name for name, kind in wanted.items() if not isinstance(meta.get(name), kind))
+
+
+def _prepare_directory(
+    directory: Path, config: TrainConfig, resume: bool, fresh: bool
+) -> tuple[Path, dict] | None:
+    """The newest checkpoint (step folder, metadata) to resume from, or None to start from scratch.
+
+    Call only once every argument is valid: this is where the folder changes. Never deletes a
+    user's checkpoints: --fresh moves the folder aside."""
+    if fresh:
+        # A folder holding nothing but a lock file (an older train job made one inside) has nothing to keep.
+        if directory.is_dir() and any(p.name != locks.LOCK_FILE for p in directory.iterdir()):
+            _move_aside(directory)
+        return None
+    found = _newest_checkpoint(directory, config.model)
+    if found is None:
         if resume:
             print(f"[train] --resume: no checkpoint in {directory} yet; starting from scratch")
         return None
-    newest = checkpoints.read_metadata(directory / str(steps[-1]))
+    newest = found[1]
     previous = newest["train_config"]
     differing = [f for f in RESUME_FIELDS if previous.get(f) != getattr(config, f)]
     if not resume:
         if not differing and newest["epoch"] >= config.epochs:
-            return newest  # finished already: the caller reports it as up to date
+            return found  # finished already: the caller reports it as up to date
+        steps = checkpoints.finished_steps(directory)
         raise TrainingStateError(
             f"{directory} already holds checkpoints (steps {', '.join(map(str, steps))}, "
-            f"epoch {newest['epoch']} of {previous['epochs']}) from "
+            f"epoch {newest['epoch']} of {previous.get('epochs')}) from "
             + ("an unfinished run" if not differing else f"a run with other {', '.join(differing)}"),
             fix="add --resume (RESUME=1) to continue it, or --fresh (FRESH=1) to move it aside and start over",
             path=directory,
@@ -202,7 +309,17 @@ def _prepare_directory(directory: Path, config: TrainConfig, resume: bool, fresh
             fix="pass the checkpoint's values, or --fresh (FRESH=1) to start over",
             path=directory,
         )
-    return newest
+    return found
+
+
+def _record_if_missing(step_dir: Path) -> None:
+    """A step without a file record (saved before records existed, or its save was stopped between
+    Orbax's commit and the record) is recorded once it has restored: from then on `make check`
+    and `doctor` can tell if its files change."""
+    if checkpoints.has_file_record(step_dir):
+        return
+    checkpoints.record_files(step_dir, note="recorded by a later training run, after the step restored")
+    print(f"[train] step {step_dir.name} had no file record; it restores, so its files are recorded now")
 
 
 def train_and_evaluate(
@@ -214,9 +331,13 @@ def train_and_evaluate(
     fresh: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Train `config.model`, checkpoint every epoch, and return a report (final metrics, paths)."""
+    """Train `config.model`, checkpoint every epoch, and return a report (final metrics, paths).
+
+    Everything that can be refused is checked (model, values, data, existing checkpoints) before
+    the checkpoint folder changes; each save is read back before it is reported."""
     model = get_model(config.model)
     config = dataclasses.replace(config, model=model.name)
+    check_config(config, resume=resume, fresh=fresh)
     arrays, data_manifest = load_dataset(data_dir)
     x_train, y_train = arrays["x_train"], arrays["y_train"]
     if config.train_samples:
@@ -229,25 +350,26 @@ def train_and_evaluate(
         )
 
     directory = checkpoints.model_dir(checkpoint_root, model.name)
-    previous = _prepare_directory(directory, config, resume, fresh)
+    found = _prepare_directory(directory, config, resume, fresh)
+    for name in checkpoints.remove_leftovers(directory):
+        print(f"[train] removed {directory / name}: what a stopped save left (finished steps are untouched)")
     tx = optax.adam(config.learning_rate)
     params = model.init(jax.random.key(config.seed))
     opt_state = tx.init(params)
     start_epoch, metrics, wall_s = 0, [], 0.0
-    if previous is not None:
+    if found is not None:
+        step_dir, previous = found
         if previous["epoch"] >= config.epochs:
-            print(f"[train] up to date: {directory}/{previous['step']} finished epoch {previous['epoch']}")
-            return {
-                "model": model.name,
-                "up_to_date": True,
-                "checkpoint": str(directory / str(previous["step"])),
-            }
-        restored = checkpoints.restore_state(
-            directory / str(previous["step"]), {"params": params, "opt_state": opt_state}
-        )
+            if not checkpoints.has_file_record(step_dir):
+                checkpoints.restore_raw(step_dir)  # proves it restores before its files are recorded
+                _record_if_missing(step_dir)
+            print(f"[train] up to date: {step_dir} finished epoch {previous['epoch']}")
+            return {"model": model.name, "up_to_date": True, "checkpoint": str(step_dir)}
+        restored = checkpoints.restore_state(step_dir, {"params": params, "opt_state": opt_state})
+        _record_if_missing(step_dir)
         params, opt_state = restored["params"], restored["opt_state"]
         start_epoch, metrics, wall_s = previous["epoch"], previous["metrics"], previous["wall_s"]
-        print(f"[train] resuming {model.name} at epoch {start_epoch + 1}, step {previous['step']}")
+        print(f"[train] resuming {model.name} at epoch {start_epoch + 1}, step {step_dir.name}")
 
     epoch_step = make_epoch_step(model, tx)
     step_ids = list(jax.device_put(np.arange(steps_per_epoch, dtype=np.int32)))  # made once, reused
@@ -307,10 +429,10 @@ def train_and_evaluate(
             "wall_s": wall_s,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
-        checkpoints.save(manager, step, {"params": params, "opt_state": opt_state}, metadata)
+        saved = checkpoints.save(manager, step, {"params": params, "opt_state": opt_state}, metadata)
         print(
             f"[train] epoch {epoch + 1}: test accuracy {test['accuracy']:.4f}, loss {test['loss']:.4f}; "
-            f"saved {directory / str(step)}",
+            f"saved {saved} (read back and recorded)",
             flush=True,
         )
     manager.close()

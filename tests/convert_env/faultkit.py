@@ -28,11 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from conftest import MAKE_STATE, ROOT, VENV
+from jax2tfjs.export import out_dir as out_dir_rules
+from jax2tfjs.export import swap
 
 VOLUMES = ("data", "checkpoints", "exports")
-# Files a run may add or rewrite without touching what the user has: lock files hold no data.
-IGNORED_NAMES = {".jax2tfjs.lock"}
-LEFTOVER_PATTERNS = ("*.tmp", ".*.old-*", "*.orbax-checkpoint-tmp*")
+# Files a run may add or rewrite without touching what the user has: lock files
+# (`.jax2tfjs.lock`, `.<model>.jax2tfjs.lock`) hold no data.
+LOCK_FILE = ".jax2tfjs.lock"
 TIMEOUT_S = 600
 
 
@@ -92,7 +94,7 @@ def snapshot(folder: Path) -> dict[str, str]:
         return {}
     found = {}
     for path in sorted(folder.rglob("*")):
-        if path.name in IGNORED_NAMES or not (path.is_file() or path.is_symlink()):
+        if path.name.endswith(LOCK_FILE) or not (path.is_file() or path.is_symlink()):
             continue
         rel = str(path.relative_to(folder))
         found[rel] = (
@@ -104,12 +106,19 @@ def snapshot(folder: Path) -> dict[str, str]:
 
 
 def leftovers(root: Path) -> list[str]:
-    return sorted(
-        str(p.relative_to(root))
-        for pattern in LEFTOVER_PATTERNS
-        for p in root.rglob(pattern)
-        if p.name != "tmp"
-    )
+    """What our jobs leave only when killed: temporary files and folders (`*.tmp`), old exports a
+    swap set aside (named so and holding an export: a user's own `.x.old-2` folder is not ours), and
+    Orbax's unfinished saves."""
+    found = []
+    for path in root.rglob("*"):
+        name = path.name
+        if (
+            name.endswith(".tmp")
+            or ".orbax-checkpoint-tmp" in name
+            or (swap.ASIDE_NAME.match(name) and out_dir_rules.looks_like_export(path))
+        ):
+            found.append(path)
+    return sorted(str(p.relative_to(root)) for p in found)
 
 
 def run(volumes: Volumes, command: tuple[str, ...], env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from jax2tfjs import compare
-from jax2tfjs.errors import EXIT_MEMORY_LIMIT, EXIT_USER_ERROR
+from jax2tfjs.errors import EXIT_INTERRUPTED, EXIT_MEMORY_LIMIT, EXIT_USER_ERROR
 
 
 def test_small_outputs_are_held_to_the_absolute_difference():
@@ -44,4 +44,16 @@ def test_argmax_agreement_and_accuracy():
 def test_exit_codes_are_one_table_that_agrees_with_the_errors_module():
     assert compare.EXIT_CODES[EXIT_USER_ERROR] and compare.EXIT_CODES[EXIT_MEMORY_LIMIT]
     assert compare.EXIT_THRESHOLDS_MISSED == 4 and 4 in compare.EXIT_CODES
-    assert set(compare.EXIT_CODES) == {0, 1, 2, 4, 86, 137, 141}
+    assert compare.EXIT_CODES[EXIT_INTERRUPTED]
+    assert set(compare.EXIT_CODES) == {0, 1, 2, 4, 86, 130, 137, 141, 143}
+
+
+def test_golden_limits_per_quantization_are_the_ones_verify_judges_with():
+    from jax2tfjs.verify.thresholds import Thresholds
+
+    assert compare.golden_limit("none") == compare.TOLERANCE
+    assert compare.golden_limit("float16") == 2e-3 and compare.golden_limit("uint16") == 5e-4
+    assert compare.golden_limit("uint8") == 5e-2
+    assert compare.golden_limit("int4") == compare.TOLERANCE  # unknown: held to the strictest
+    for quantization in compare.GOLDEN_LIMITS:
+        assert Thresholds().max_rel_err(quantization) == compare.golden_limit(quantization)

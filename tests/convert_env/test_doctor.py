@@ -11,7 +11,7 @@ import pytest
 
 from bench.corpus import models as corpus_models
 from conftest import ROOT, run, venv_python
-from jax2tfjs import checkpoints
+from jax2tfjs import checkpoints, hashing
 from jax2tfjs.api import to_tensorflowjs
 from jax2tfjs.doctor import checks as doctor
 from jax2tfjs.export import publish
@@ -56,6 +56,7 @@ def test_a_healthy_checkpoint_has_only_ok_findings(healthy_checkpoint):
     assert [f.level for f in findings] == ["ok"] * len(findings)
     checks = by_check(findings)
     assert "flax_mlp" in checks["metadata"].message and "match the registry model" in checks["params"].message
+    assert "as recorded at save time" in checks["files"].message and "flax_mlp/" in checks["model"].message
 
 
 def test_a_trainstate_checkpoint_is_healthy_with_a_warning_naming_the_fix(tmp_path):
@@ -92,6 +93,51 @@ def test_checkpoints_with_wrong_params_or_damage_are_errors(tmp_path):
     assert findings[0].code == "J2T202" and "does not exist" in findings[0].message
 
 
+def test_a_truncated_or_altered_state_file_is_an_error_naming_it(healthy_checkpoint, tmp_path):
+    truncated = copy_of(healthy_checkpoint, tmp_path / "a")
+    biggest = max(
+        (p for p in (truncated / "state").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size
+    )
+    saved = biggest.stat().st_size
+    biggest.write_bytes(biggest.read_bytes()[:1234])
+    files = by_check(doctor.examine(truncated)[1])["files"]
+    assert files.level == "error" and files.code == "J2T202"
+    assert (
+        files.message
+        == f"the checkpoint is corrupt: {biggest.relative_to(truncated)} is 1,234 bytes, saved {saved:,}"
+    )
+
+    altered = copy_of(healthy_checkpoint, tmp_path / "b")
+    biggest = max((p for p in (altered / "state").rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+    data = bytearray(biggest.read_bytes())
+    data[-1] ^= 0xFF
+    biggest.write_bytes(bytes(data))
+    _, findings = doctor.examine(altered)
+    assert by_check(findings)["files"].code == "J2T202" and not doctor.healthy(findings)
+    assert "differs from what was saved" in by_check(findings)["files"].message
+
+
+def test_another_models_checkpoint_in_a_models_folder_is_an_error(healthy_checkpoint, tmp_path):
+    wrong = tmp_path / "flax_cnn" / healthy_checkpoint.name
+    shutil.copytree(healthy_checkpoint, wrong)
+    _, findings = doctor.examine(wrong.parent)
+    model = by_check(findings)["model"]
+    assert (
+        model.level == "error" and model.code == "J2T204" and "holds a flax_mlp checkpoint" in model.message
+    )
+
+
+def test_a_damaged_newest_step_of_a_model_folder_is_an_error(healthy_checkpoint, tmp_path):
+    folder = tmp_path / "flax_mlp"
+    shutil.copytree(healthy_checkpoint, folder / healthy_checkpoint.name)
+    shutil.copytree(healthy_checkpoint, folder / "99")
+    (folder / "99" / checkpoints.ORBAX_MARKER).unlink()
+    _, findings = doctor.examine(folder)
+    steps = by_check(findings)["steps"]
+    assert steps.level == "error" and steps.code == "J2T202" and steps.message.startswith("step 99: ")
+    assert "99.damaged" in steps.fix and not doctor.healthy(findings)
+
+
 def test_a_healthy_export_passes_every_check_including_tfjs(healthy_export):
     kind, findings = doctor.examine(healthy_export, golden=True)
     assert kind == "export" and [f.level for f in findings] == ["ok"] * len(findings), doctor.render(
@@ -99,6 +145,7 @@ def test_a_healthy_export_passes_every_check_including_tfjs(healthy_export):
     )
     checks = by_check(findings)
     assert set(checks) == {
+        "seal",
         "model.json",
         "weights",
         "ops",
@@ -109,21 +156,24 @@ def test_a_healthy_export_passes_every_check_including_tfjs(healthy_export):
         "web index",
     }
     assert "reproduces golden.json" in checks["tfjs"].message
+    assert "3 files match" in checks["seal"].message  # model.json, the shard, golden.json
 
 
 def test_damaged_exports_are_named_with_their_codes(healthy_export, tmp_path):
     truncated = copy_of(healthy_export, tmp_path / "a")
     shard = next(truncated.glob("group1-shard*.bin"))
     shard.write_bytes(shard.read_bytes()[:-8])
-    weights = by_check(doctor.examine(truncated)[1])["weights"]
-    assert weights.code == "J2T306" and "need" in weights.message
+    checks = by_check(doctor.examine(truncated)[1])
+    assert checks["weights"].code == "J2T306" and "need" in checks["weights"].message
+    assert checks["seal"].code == "J2T312" and f"{shard.name} holds" in checks["seal"].message
 
     foreign = copy_of(healthy_export, tmp_path / "b")
     model_json = json.loads((foreign / "model.json").read_text())
     model_json["modelTopology"]["node"][-2]["op"] = "XlaCallModule"
     (foreign / "model.json").write_text(json.dumps(model_json))
-    ops = by_check(doctor.examine(foreign)[1])["ops"]
-    assert ops.code == "J2T303" and "XlaCallModule×1" in ops.message
+    checks = by_check(doctor.examine(foreign)[1])
+    assert checks["ops"].code == "J2T303" and "XlaCallModule×1" in checks["ops"].message
+    assert checks["seal"].code == "J2T312" and "sealed at conversion: model.json" in checks["seal"].message
 
     unindexed = copy_of(healthy_export, tmp_path / "c")
     (unindexed / "report.json").unlink()
@@ -139,14 +189,58 @@ def test_damaged_exports_are_named_with_their_codes(healthy_export, tmp_path):
     golden = json.loads((wrong_golden / "golden.json").read_text())
     golden["outputs"][0][0] += 1.0
     (wrong_golden / "golden.json").write_text(json.dumps(golden))
-    tfjs = by_check(doctor.examine(wrong_golden, golden=True)[1])["tfjs"]
-    assert tfjs.code == "J2T306" and "differs from golden.json" in tfjs.message
+    checks = by_check(doctor.examine(wrong_golden, golden=True)[1])
+    assert checks["tfjs"].code == "J2T306" and "differs from golden.json" in checks["tfjs"].message
+    assert checks["seal"].code == "J2T312" and "golden.json" in checks["seal"].message
+
+
+def _shift_golden_and_reseal(folder, shift):
+    """golden.json's outputs moved by `shift`, with report.json's seal updated to match: only the
+    threshold can tell."""
+    golden = json.loads((folder / "golden.json").read_text())
+    golden["outputs"] = (np.asarray(golden["outputs"]) + shift).tolist()
+    (folder / "golden.json").write_text(json.dumps(golden))
+    report = json.loads((folder / "report.json").read_text())
+    report[hashing.SEAL_KEY].update(hashing.file_seal(folder, ["golden.json"]))
+    (folder / "report.json").write_text(json.dumps(report))
+
+
+def test_golden_is_judged_with_the_quantizations_limit(healthy_export, tmp_path):
+    variables = corpus_models.MLP().init(jax.random.key(0), np.zeros((1, 16), np.float32))
+    uint8 = tmp_path / "mlp" / "uint8"
+    to_tensorflowjs(
+        corpus_models.MLP(), variables, input_spec=corpus_models.MLP_SPEC, out_dir=uint8, name="mlp",
+        quantization="uint8", progress=False,
+    )  # fmt: skip
+    _shift_golden_and_reseal(uint8, 0.01)  # within uint8's 5e-2, far over none's 1e-4
+    checks = by_check(doctor.examine(uint8, golden=True)[1])
+    assert checks["seal"].level == "ok" and checks["tfjs"].level == "ok", checks["tfjs"].message
+    assert "≤ 0.05 (uint8)" in checks["tfjs"].message
+    _shift_golden_and_reseal(uint8, 0.2)  # another model's outputs, as far as the limit can tell
+    checks = by_check(doctor.examine(uint8, golden=True)[1])
+    assert checks["tfjs"].code == "J2T306" and "> 0.05 at uint8" in checks["tfjs"].message
+
+    none = copy_of(healthy_export, tmp_path / "n")
+    _shift_golden_and_reseal(none, 0.01)
+    checks = by_check(doctor.examine(none, golden=True)[1])
+    assert checks["tfjs"].code == "J2T306" and "> 0.0001 at none" in checks["tfjs"].message
+
+
+def test_an_export_from_before_seals_is_a_warning_not_an_error(healthy_export, tmp_path):
+    old = copy_of(healthy_export, tmp_path)
+    report = json.loads((old / "report.json").read_text())
+    del report[hashing.SEAL_KEY], report[hashing.FORMAT_KEY]
+    (old / "report.json").write_text(json.dumps(report))
+    findings = doctor.examine(old)[1]
+    seal = by_check(findings)["seal"]
+    assert doctor.healthy(findings) and seal.level == "warning"
+    assert "not sealed (converted by an older jax2tfjs)" in seal.message and "make convert" in seal.fix
 
 
 def test_the_job_exits_0_when_healthy_and_2_with_errors(healthy_checkpoint, tmp_path):
     proc = run([venv_python("convert"), ROOT / "jobs/doctor.py", healthy_checkpoint])
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "summary: 5 ok, 0 warnings, 0 errors" in proc.stdout
+    assert "summary: 7 ok, 0 warnings, 0 errors" in proc.stdout
     broken = copy_of(healthy_checkpoint, tmp_path)
     shutil.rmtree(broken / checkpoints.STATE_ITEM)
     proc = run([venv_python("convert"), ROOT / "jobs/doctor.py", broken, "--json-output"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -14,7 +15,7 @@ import pytest
 from conftest import ROOT, run, venv_python
 from jax2tfjs import checkpoints
 from jax2tfjs.api import to_tensorflowjs
-from jax2tfjs.errors import ExportError
+from jax2tfjs.errors import ExportError, NonFiniteError
 from jax2tfjs.export import golden as golden_file
 from jax2tfjs.tfjs_runtime import run_in_tfjs
 from jax2tfjs.verify import tfjs_batch
@@ -63,6 +64,16 @@ def _keep_a_savedmodel(folder, scale=1.0):
 
     module = DigitNet()
     tf.saved_model.save(module, str(folder / "saved_model"), signatures={"serving_default": module.serve})
+
+
+def _reseal(folder):
+    """report.json's seal updated to the folder's files as they are now: what a wrong model converted
+    in place would look like, so only the thresholds can catch it."""
+    from jax2tfjs import hashing
+
+    report = json.loads((folder / "report.json").read_text())
+    report[hashing.SEAL_KEY] = hashing.file_seal(folder, report[hashing.SEAL_KEY])
+    (folder / "report.json").write_text(json.dumps(report))
 
 
 def verify(export_dir, mnist_dir, *extra):
@@ -143,6 +154,10 @@ def test_golden_json_records_the_savedmodel_check_and_a_malformed_one_is_a_typed
     assert found.savedmodel["max_abs_diff"] == report["savedmodel_max_abs_diff"]
     assert 0 <= found.savedmodel_rel_err <= found.savedmodel["max_abs_diff"] < 1e-4
     raw = json.loads((folder / "golden.json").read_text())
+    nan = {**raw, "outputs": [[float("nan")] * 10, *raw["outputs"][1:]]}  # as exports once held
+    (folder / "golden.json").write_text(json.dumps(nan))
+    with pytest.raises(NonFiniteError, match=r"outputs hold NaN or inf \(10 of 80 values\)"):
+        golden_file.read(folder)
     raw["input_shape"] = [9, 28, 28, 1]  # one input more than golden.json holds
     (folder / "golden.json").write_text(json.dumps(raw))
     with pytest.raises(ExportError, match=r"golden\.json is malformed"):
@@ -214,6 +229,7 @@ def test_a_quantized_export_over_its_golden_limit_fails_verify(exports, mnist_di
     golden = json.loads(path.read_text())
     golden["outputs"][3][7] += 0.01  # relative error ≈ 1e-2: within none's view of uint8, over float16's 2e-3
     path.write_text(json.dumps(golden))
+    _reseal(path.parent)
     proc = verify(exports, mnist_dir, "--quantization=float16", "--samples=64")
     assert proc.returncode == 4, proc.stdout[-3000:]
     assert "flax_mlp/float16: FAIL cpu: golden.json relative error" in proc.stdout
@@ -258,6 +274,7 @@ def _corrupt_shard(folder):
 
 def test_on_part_of_the_split_quantized_exports_are_judged_against_the_none_export(exports, mnist_dir):
     _corrupt_shard(exports / "flax_mlp" / "float16")
+    _reseal(exports / "flax_mlp" / "float16")  # weights that lost accuracy, as a bad quantization would
     proc = verify(exports, mnist_dir, "--samples=64")
     assert proc.returncode == 4, proc.stdout[-3000:]
     row = json.loads((exports / "flax_mlp" / "float16" / "verify.json").read_text())
@@ -297,6 +314,13 @@ def test_corrupted_golden_outputs_fail_verify_and_name_the_export(plain_export, 
     golden["outputs"][3][7] += 0.01
     path.write_text(json.dumps(golden))
     proc = verify(plain_export, mnist_dir)
+    assert proc.returncode == 4 and "FAILED: digitnet/none broke their thresholds" in proc.stderr
+    assert (
+        "digitnet/none: FAIL error J2T312" in proc.stdout
+        and "sealed at conversion: golden.json" in proc.stdout
+    )
+    _reseal(path.parent)  # the seal matches: the thresholds still catch the wrong outputs
+    proc = verify(plain_export, mnist_dir)
     assert proc.returncode == 4
     assert "FAILED: digitnet/none broke their thresholds" in proc.stderr
     assert "digitnet/none: FAIL cpu: golden.json relative error" in proc.stdout and "> 0.0001" in proc.stdout
@@ -307,6 +331,9 @@ def test_a_corrupted_shard_fails_verify_and_names_the_export(exports, mnist_dir)
     proc = verify(exports, mnist_dir, "--samples=64")
     assert proc.returncode == 4
     assert "FAILED: flax_mlp/none broke their thresholds" in proc.stderr
+    assert (
+        "flax_mlp/none: FAIL error J2T312" in proc.stdout and "group1-shard1of1.bin has sha256" in proc.stdout
+    )
     assert "flax_mlp/float16: pass" in proc.stdout
 
 
@@ -321,3 +348,120 @@ def test_a_deleted_model_json_is_a_clear_failure_not_a_traceback(exports, mnist_
 def test_no_exports_is_a_clear_error(tmp_path, mnist_dir):
     proc = verify(tmp_path, mnist_dir)
     assert proc.returncode == 2 and "no exports" in proc.stderr and "make convert" in proc.stderr
+
+
+def _top_class(params, x):
+    return jnp.argmax(x.reshape(x.shape[0], -1) @ params["w"], -1)
+
+
+def _positive(params, x):
+    return x.reshape(x.shape[0], -1) @ params["w"] > 0.0
+
+
+@pytest.mark.parametrize(
+    ("model", "dtype"), [(_top_class, np.int32), (_positive, np.bool_)], ids=["int32", "bool"]
+)
+def test_int_and_bool_outputs_come_back_exact_from_every_runner(tmp_path, model, dtype):
+    params = {"w": np.random.default_rng(0).normal(size=(784, 10)).astype(np.float32)}
+    spec = jax.ShapeDtypeStruct((1, 28, 28, 1), jnp.float32)
+    folder = tmp_path / model.__name__ / "none"
+    to_tensorflowjs(model, params, input_spec=spec, out_dir=folder, progress=False)
+    x = np.random.default_rng(1).random((40, 28, 28, 1), np.float32)
+    expected = np.asarray(model(params, x))
+    assert expected.dtype == dtype and len(np.unique(expected)) > 1
+    outputs, info = run_in_tfjs(folder, x, "wasm")  # one export per Node process
+    assert outputs.dtype == dtype and info["golden_max_abs_diff"] == 0
+    np.testing.assert_array_equal(outputs, expected)
+    (outcome,) = run_exports(
+        [ExportRuns(folder, {"a": x})], "cpu", timing_batches=(1,), repeats=1
+    )  # verify's
+    assert outcome.outputs["a"].dtype == dtype
+    np.testing.assert_array_equal(outcome.outputs["a"], expected)
+
+
+def test_node_temp_dirs_carry_the_pid_and_dead_owners_leftovers_are_removed(exports, tmp_path, monkeypatch):
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    from jax2tfjs import tfjs_runtime
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    # Another job's run, still going: its folder is kept (a folder named with our own pid that we are
+    # not using is a previous process's: pids repeat in containers).
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        dead = [
+            scratch / f"jax2tfjs-node-{ended.pid}-a",
+            scratch / f"jax2tfjs-verify-{ended.pid}-b",
+            scratch / f"jax2tfjs-node-{os.getpid()}-stale",
+        ]
+        kept = [
+            scratch / f"jax2tfjs-node-{live.pid}-live",
+            scratch / "jax2tfjs-node-nopid",
+            scratch / "other",
+        ]
+        for folder in dead + kept:
+            folder.mkdir()
+        with tfjs_runtime.node_temp_dir("node") as name:
+            assert Path(name).name.startswith(f"jax2tfjs-node-{os.getpid()}-")
+            assert Path(name).exists()  # in use: never removed as a leftover, although it carries our pid
+        assert not any(folder.exists() for folder in dead) and all(folder.exists() for folder in kept)
+        for folder in dead:
+            folder.mkdir()
+        run_in_tfjs(exports / "flax_mlp" / "none", np.zeros((1, 28, 28, 1), np.float32), "cpu", repeats=1)
+        run_exports(
+            [ExportRuns(exports / "flax_mlp" / "none", {"a": np.zeros((1, 28, 28, 1))})], "cpu", repeats=1
+        )
+        assert sorted(p.name for p in scratch.iterdir()) == sorted(folder.name for folder in kept)
+    finally:
+        live.kill()
+        live.wait()
+
+
+def test_the_report_survives_any_row_content_and_never_counts_a_damaged_row_as_passed(tmp_path):
+    from jax2tfjs.verify import report
+
+    rows = [
+        {
+            "export": "m/none",
+            "passed": True,
+            "failures": [],
+            "tfjs": {"wasm": {"rel_err": 1e-6}},
+            "bytes": {"model": 2048},
+        },
+        {"export": "m/uint8", "tfjs": [1, 2], "bytes": "x", "samples": "many"},  # keys missing and mistyped
+        {"export": "m/float16", "passed": False},  # failed, with no reason recorded
+        ["not", "a", "row"],
+        {"passed": "yes", "failures": "none", "notes": 3, "reference": 7},
+    ]
+    report.write(tmp_path, rows, {})
+    table = (tmp_path / "report.md").read_text()
+    assert "| m/none | 2 |" in table and "1 of 5 exports pass" in table
+    assert "| m/uint8 | - |" in table and "FAIL: its verify.json records no verdict" in table
+    assert "| m/float16 |" in table and "records a failure without a reason" in table
+    assert (tmp_path / "verify_chart.png").exists()
+
+
+def test_a_seal_names_each_missing_resized_or_changed_file(tmp_path):
+    from jax2tfjs import hashing
+
+    for name, text in (("a.json", "{}"), ("b.bin", "0123"), ("c.bin", "abcd")):
+        (tmp_path / name).write_text(text)
+    seal = hashing.file_seal(tmp_path, ["a.json", "b.bin", "c.bin"])
+    assert hashing.seal_breaks(tmp_path, seal) == []
+    (tmp_path / "a.json").unlink()
+    (tmp_path / "b.bin").write_text("012")
+    (tmp_path / "c.bin").write_text("abce")
+    assert hashing.seal_breaks(tmp_path, seal) == [
+        "a.json is missing",
+        "b.bin holds 3 bytes; report.json recorded 4 at conversion",
+        f"c.bin has sha256 {hashing.sha256_file(tmp_path / 'c.bin')[:12]}… but report.json recorded "
+        f"{seal['c.bin']['sha256'][:12]}… at conversion",
+    ]
+    assert hashing.seal_breaks(tmp_path, "garbage") and hashing.seal_breaks(tmp_path, {"b.bin": 4})

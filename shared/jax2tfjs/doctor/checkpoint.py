@@ -1,6 +1,7 @@
-"""`doctor` on a checkpoint: finished (not an interrupted save), metadata readable, model in the
-registry, state restorable, parameters matching the registry model (or fixable by auto-fix: a warning
-saying what it will do), dtypes TF.js has."""
+"""`doctor` on a checkpoint: finished (not an interrupted save), no damaged step in the model's
+folder, files as recorded at save time (sizes and sha256), metadata readable, model in the registry
+and the one its folder is named for, state restorable, parameters matching the registry model (or
+fixable by auto-fix: a warning saying what it will do), dtypes TF.js has."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from jax2tfjs import checkpoints, sources
 from jax2tfjs.doctor.findings import ERROR, OK, WARNING, Finding, from_error
-from jax2tfjs.errors import CheckpointError, Jax2TfjsError, ModelInputError
+from jax2tfjs.errors import CheckpointError, CheckpointModelError, Jax2TfjsError, ModelInputError
 from jax2tfjs.models import get_model
 from jax2tfjs.prepare import autofix
 from jax2tfjs.prepare.trees import leaves
@@ -33,11 +34,17 @@ def check_checkpoint(path: Path) -> list[Finding]:
                 f"model folder with {len(steps)} finished steps ({', '.join(map(str, steps))}); checking the newest",
             )
         )
+    findings += _damaged_steps(path, steps)
+    step_dir = path / str(steps[-1]) if steps else path
     try:
-        step_dir = sources.step_folder(path)
+        checkpoints.validate(step_dir, check_files=False)
     except CheckpointError as err:
         return [*findings, from_error("finished", err)]
     findings.append(Finding(OK, "finished", f"{step_dir.name}: a finished save"))
+    files = _files_finding(step_dir)
+    findings.append(files)
+    if files.level == ERROR:
+        return findings
     try:
         meta = checkpoints.read_metadata(step_dir)
         model_meta = meta.get("model") if isinstance(meta, dict) else None
@@ -50,6 +57,13 @@ def check_checkpoint(path: Path) -> list[Finding]:
         model = get_model(model_meta["name"])
     except Jax2TfjsError as err:
         return [*findings, from_error("metadata", err)]
+    wanted = checkpoints.folder_model(step_dir)
+    if wanted:
+        try:
+            checkpoints.check_model(step_dir, wanted, meta)
+            findings.append(Finding(OK, "model", f"in its model's folder ({step_dir.parent.name}/)"))
+        except CheckpointModelError as err:
+            return [*findings, from_error("model", err)]
     metrics = (meta.get("metrics") or [{}])[-1]
     accuracy = metrics.get("test_accuracy") if isinstance(metrics, dict) else None
     accuracy = f", test accuracy {accuracy:.4f}" if isinstance(accuracy, int | float) else ""
@@ -100,3 +114,45 @@ def check_checkpoint(path: Path) -> list[Finding]:
                 )
             )
     return findings
+
+
+def _damaged_steps(path: Path, steps: list[int]) -> list[Finding]:
+    """Step folders of a model folder that cannot be used: an error when at or past the newest
+    finished step (training refuses to resume past it), a warning when older (ignored)."""
+    found = []
+    for step, problem in checkpoints.damaged_steps(path).items():
+        newest = not steps or step >= steps[-1]
+        found.append(
+            Finding(
+                ERROR if newest else WARNING,
+                "steps",
+                f"step {step}: {problem}",
+                CheckpointError.code,
+                f"move it out of the way (`mv {path / str(step)} {path / str(step)}.damaged`)",
+            )
+        )
+    return found
+
+
+def _files_finding(step_dir: Path) -> Finding:
+    """Every file against the record written at save time: sizes and sha256 (reads every byte)."""
+    try:
+        problems = checkpoints.file_problems(step_dir, hashes=True)
+    except CheckpointError as err:
+        return from_error("files", err)
+    if problems is None:
+        return Finding(
+            OK,
+            "files",
+            "no file record (saved before records existed, or stopped before writing it): not compared",
+        )
+    if problems:
+        return from_error(
+            "files",
+            CheckpointError(
+                checkpoints.corrupt_cause(problems),
+                fix="use another step (`make check` lists them) or retrain; never edit a checkpoint by hand",
+                path=step_dir,
+            ),
+        )
+    return Finding(OK, "files", "every file as recorded at save time (sizes and sha256)")

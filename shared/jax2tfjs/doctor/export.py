@@ -1,7 +1,12 @@
 """`doctor` on an export: model.json parses as a graph model, every shard is there with the byte count
-its weights need, every op is in TF.js's op list, the metadata, report.json (the web index needs it)
-and golden.json are there, the page's index lists it, and optionally TF.js itself reproduces
-golden.json."""
+its weights need, every op is in TF.js's op list, the files match the seal report.json recorded at
+conversion (a tampered or truncated file is J2T312; an export converted before seals existed is a
+warning), the metadata, report.json (the web index needs it) and golden.json are there, the page's
+index lists it, and optionally TF.js itself reproduces golden.json within its quantization's limit
+(compare.GOLDEN_LIMITS, the numbers verify judges with).
+
+The seal is read before anything else; its finding follows the structural ones, so a damage that
+has a more specific diagnosis (a truncated shard, a jax2tf graph) is named by that first."""
 
 from __future__ import annotations
 
@@ -10,9 +15,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from jax2tfjs import compare
+from jax2tfjs import compare, hashing
 from jax2tfjs.doctor.findings import OK, WARNING, Finding, from_error
-from jax2tfjs.errors import ExportError, MissingTfjsOpError
+from jax2tfjs.errors import ExportError, ExportIntegrityError, MissingTfjsOpError
 from jax2tfjs.export import golden as golden_file
 from jax2tfjs.export import publish
 from jax2tfjs.export.tfjs_convert import NON_COMPUTE_OPS, tfjs_op_names
@@ -101,9 +106,11 @@ def _check_golden(folder: Path, quantization: str, run: bool, backend: str) -> l
     # The same rule verify, the zoo and the corpus use (jax2tfjs.compare).
     result = compare.compare(outputs, golden.outputs)
     measured = f"max |Δ| {result.max_abs_diff:.2e}, relative error {result.rel_err:.2e}"
-    if quantization == "none" and not result.within():
+    limit = compare.golden_limit(quantization)
+    if not result.within(limit):
         err = ExportError(
-            f"TF.js ({backend}) differs from golden.json: {measured} > {compare.TOLERANCE:g} ({compare.RELATIVE_RULE})",
+            f"TF.js ({backend}) differs from golden.json: {measured} > {limit:g} at {quantization} "
+            f"({compare.RELATIVE_RULE})",
             fix="re-convert; if it persists, report it with this export (a lowering rule computes something else)",
         )
         findings.append(from_error("tfjs", err))
@@ -112,7 +119,8 @@ def _check_golden(folder: Path, quantization: str, run: bool, backend: str) -> l
             Finding(
                 OK,
                 "tfjs",
-                f"TF.js {info.get('tfjs_version', '')} ({backend}) reproduces golden.json: {measured} ({quantization})",
+                f"TF.js {info.get('tfjs_version', '')} ({backend}) reproduces golden.json: {measured} "
+                f"≤ {limit:g} ({quantization})",
             )
         )
     return findings
@@ -138,10 +146,38 @@ def _check_listing(folder: Path) -> Finding | None:
     )
 
 
+def _check_seal(folder: Path) -> Finding:
+    """The export's files against report.json's seal, before anything reads them."""
+    path = folder / "report.json"
+    try:
+        report = json.loads(path.read_text()) if path.exists() else {}
+    except (OSError, ValueError) as err:
+        report = None
+        cause = f"report.json, which holds the seal, is unreadable: {err}"
+    else:
+        cause = "report.json, which holds the seal, is not a JSON object"
+    if not isinstance(report, dict):
+        return from_error(
+            "seal", ExportError(cause, fix="re-run `make convert` for this export", path=folder)
+        )
+    try:
+        unsealed = hashing.check_seal(folder, report)
+    except ExportIntegrityError as err:
+        return from_error("seal", err)
+    if unsealed:
+        return Finding(
+            WARNING, "seal", unsealed.split(";")[0], fix="re-run `make convert` for this export to seal it"
+        )
+    return Finding(OK, "seal", f"{len(report[hashing.SEAL_KEY])} files match the hashes report.json sealed")
+
+
 def check_export(folder: Path, *, golden: bool = False, backend: str = "wasm") -> list[Finding]:
+    seal = _check_seal(folder)
     try:
         model_json = json.loads((folder / "model.json").read_text())
         topology, manifest = model_json["modelTopology"], model_json["weightsManifest"]
+        if not isinstance(topology, dict) or not isinstance(manifest, list):
+            raise TypeError("modelTopology is not an object or weightsManifest not a list")
     except (OSError, ValueError, KeyError, TypeError) as err:
         cause = (
             "model.json is missing"
@@ -151,12 +187,13 @@ def check_export(folder: Path, *, golden: bool = False, backend: str = "wasm") -
         return [
             from_error(
                 "model.json", ExportError(cause, fix="re-run `make convert` for this export", path=folder)
-            )
+            ),
+            seal,
         ]
     nodes = topology.get("node", [])
     findings = [Finding(OK, "model.json", f"{model_json.get('format', '?')}, {len(nodes)} nodes")]
     findings += _check_shards(folder, manifest)
-    findings.append(_check_ops(nodes))
+    findings += [_check_ops(nodes), seal]
     meta = publish.jax2tfjs_metadata(model_json)
     if meta:
         source = meta.get("source") or {}

@@ -17,7 +17,7 @@ import numpy as np
 
 from jax2tfjs import atomic
 from jax2tfjs.compare import Comparison
-from jax2tfjs.errors import ExportError
+from jax2tfjs.errors import ExportError, NonFiniteError
 
 GOLDEN_FILE = "golden.json"
 _NOTE = "JAX's outputs for these inputs; runners and the web page self-check against them"
@@ -55,7 +55,9 @@ def write(
 
 
 def read(folder: Path) -> Golden:
-    """golden.json of the export in `folder`; ExportError (with the folder) when missing or malformed."""
+    """golden.json of the export in `folder`; ExportError (with the folder) when missing or malformed,
+    NonFiniteError when its outputs hold NaN or inf (written before conversions refused them: Python
+    reads them, JSON.parse in Node and the page does not)."""
     path = Path(folder) / GOLDEN_FILE
     if not path.exists():
         raise ExportError(
@@ -68,4 +70,12 @@ def read(folder: Path) -> Golden:
     except (OSError, KeyError, ValueError, TypeError) as err:
         # ValueError covers bad JSON, ragged lists and an input count that does not fit input_shape.
         raise ExportError(f"golden.json is malformed: {err}", fix=_FIX, path=folder) from err
+    if not np.all(np.isfinite(outputs)):
+        bad = int(outputs.size - np.count_nonzero(np.isfinite(outputs)))
+        raise NonFiniteError(
+            f"golden.json's outputs hold NaN or inf ({bad:,} of {outputs.size:,} values): the model computes "
+            "garbage, and no JSON reader but Python's accepts the file",
+            fix="convert again: the conversion now refuses non-finite parameters and outputs, naming the cause",
+            path=folder,
+        )
     return Golden(inputs, outputs, raw.get("savedmodel"))

@@ -3,17 +3,22 @@
 both end with.
 
 The index is rebuilt from the export folders themselves (report.json, and verify.json once
-verified), so it can never list an export that is gone or miss one that exists.
+verified), so it can never list an export that is gone or miss one that exists. Hidden folders (an
+old export left aside by an interrupted swap, staging folders) are never exports; publishing first
+repairs them (export/swap.py). One export's damaged report.json or verify.json costs that export its
+place (or its verdict) in the index, with a warning that names the file and the fix, never the index.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from jax2tfjs import atomic
+from jax2tfjs.export import swap
 
 INDEX_FILE = "index.json"
 SAMPLES_FILE = "samples.json"
@@ -26,7 +31,13 @@ def export_folders(root: str | Path, model: str | None = None, quantization: str
     """Export folders under root (any `<model>/<quant>/` holding report.json or model.json), by model
     then in QUANT_ORDER, optionally only one model's or one quantization's."""
     root = Path(root)
-    found = {p.parent for pattern in ("*/*/report.json", "*/*/model.json") for p in root.glob(pattern)}
+    found = {
+        p.parent
+        for pattern in ("*/*/report.json", "*/*/model.json")
+        for p in root.glob(pattern)
+        # pathlib's glob matches dotfiles: `.none.old-…` and `.none.….tmp` are not exports
+        if not any(part.startswith(".") for part in p.relative_to(root).parts)
+    }
     order = {q: i for i, q in enumerate(QUANT_ORDER)}
     return sorted(
         (
@@ -44,16 +55,96 @@ def jax2tfjs_metadata(model_json: dict[str, Any]) -> dict[str, Any]:
     return (model_json.get("userDefinedMetadata") or {}).get("jax2tfjs") or {}
 
 
-def _entry(folder: Path, root: Path) -> dict[str, Any] | None:
+# report.json keys the index shows, with their types (bool is not an int here).
+REPORT_KEYS = {
+    "model": str,
+    "quantization": str,
+    "model_bytes": int,
+    "total_bytes": int,
+    "weight_bytes": int,
+    "tfjs_compute_ops": int,
+}
+
+
+def _warn(message: str) -> None:
+    print(f"[publish] warning: {message}", file=sys.stderr, flush=True)
+
+
+def _read_object(path: Path) -> dict[str, Any]:
+    """A JSON object from `path`, or ValueError saying what is wrong with the file."""
     try:
-        report = json.loads((folder / "report.json").read_text())
-    except (OSError, ValueError):
+        payload = json.loads(path.read_text())
+    except UnicodeDecodeError as err:
+        raise ValueError(f"not text ({err.reason})") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"not valid JSON ({err.msg}, line {err.lineno})") from None
+    if not isinstance(payload, dict):
+        raise ValueError(f"a JSON {type(payload).__name__}, not an object")
+    return payload
+
+
+def _checked_object(path: Path, wanted: dict[str, type]) -> dict[str, Any]:
+    """`_read_object`, and ValueError unless every key in `wanted` holds a value of its type."""
+    payload = _read_object(path)
+    wrong = [
+        key
+        for key, kind in wanted.items()
+        if not isinstance(payload.get(key), kind) or (kind is int and isinstance(payload.get(key), bool))
+    ]
+    if wrong:
+        raise ValueError(f"keys missing or of the wrong type: {', '.join(wrong)}")
+    return payload
+
+
+def _make_args(folder: Path) -> str:
+    return f"MODEL={folder.parent.name} QUANT={folder.name}"
+
+
+def _reconvert(folder: Path) -> str:
+    return f"convert it again (`make convert {_make_args(folder)}`)"
+
+
+def read_report(folder: Path) -> dict[str, Any] | None:
+    """The export's report.json, or None with a warning naming the file and the fix when it is
+    missing or damaged (invalid JSON, not an object, keys missing)."""
+    path = folder / "report.json"
+    try:
+        return _checked_object(path, REPORT_KEYS)
+    except (OSError, ValueError) as err:
+        reason = "missing" if isinstance(err, FileNotFoundError) else f"damaged: {err}"
+        _warn(f"{path} is {reason}; left out of {INDEX_FILE}. fix: {_reconvert(folder)}")
         return None
+
+
+VERIFY_KEYS = {"passed": bool, "failures": list}
+
+
+def read_verify(folder: Path) -> dict[str, Any] | None:
+    """The export's verify.json, or None when it has not been verified; None with a warning naming
+    the file and the fix when it is damaged."""
+    path = folder / "verify.json"
+    if not path.exists():
+        return None
+    try:
+        return _checked_object(path, VERIFY_KEYS)
+    except (OSError, ValueError) as err:
+        _warn(
+            f"{path} is damaged ({err}); its verdict is left out. fix: verify it again "
+            f"(`make verify {_make_args(folder)}`)"
+        )
+        return None
+
+
+def _entry(folder: Path, root: Path) -> dict[str, Any] | None:
     if not (folder / "model.json").exists():
+        _warn(f"{folder / 'model.json'} is missing; left out of {INDEX_FILE}. fix: {_reconvert(folder)}")
         return None
-    verify_path = folder / "verify.json"
-    verify = _verify_summary(json.loads(verify_path.read_text())) if verify_path.exists() else None
-    metrics = (report.get("provenance") or {}).get("metrics") or {}
+    report = read_report(folder)
+    if report is None:
+        return None
+    verify = read_verify(folder)
+    provenance = report.get("provenance") if isinstance(report.get("provenance"), dict) else {}
+    metrics = provenance.get("metrics") if isinstance(provenance.get("metrics"), dict) else {}
     return {
         "model": report["model"],
         "quantization": report["quantization"],
@@ -63,16 +154,17 @@ def _entry(folder: Path, root: Path) -> dict[str, Any] | None:
         "weight_bytes": report["weight_bytes"],
         "tfjs_compute_ops": report["tfjs_compute_ops"],
         "labels": report.get("labels"),
-        "step": (report.get("provenance") or {}).get("step"),
+        "step": provenance.get("step"),
         "jax_test_accuracy": metrics.get("test_accuracy"),
-        "verified": verify,
+        "verified": None if verify is None else _verify_summary(verify),
     }
 
 
 def _verify_summary(row: dict[str, Any]) -> dict[str, Any]:
     """What the web page shows next to a model: pass/fail and TF.js's accuracy (wasm preferred)."""
-    backends = row.get("tfjs") or {}
+    backends = row.get("tfjs") if isinstance(row.get("tfjs"), dict) else {}
     main = backends.get("wasm") or next(iter(backends.values()), None) or {}
+    main = main if isinstance(main, dict) else {}
     return {
         "passed": row["passed"],
         "samples": row.get("samples", 0),
@@ -85,7 +177,9 @@ def _verify_summary(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def rebuild(root: str | Path) -> dict[str, Any]:
+    """Repair what interrupted jobs left under root, then write index.json from the export folders."""
     root = Path(root)
+    swap.repair(root)
     entries = [entry for folder in export_folders(root) if (entry := _entry(folder, root)) is not None]
     index = {"format": 1, "updated": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "exports": entries}
     atomic.write_json(root / INDEX_FILE, index)

@@ -1,5 +1,5 @@
 // What every Node runner of a jax2tfjs export needs: load a graph model from disk, feed it raw
-// float32 inputs in its own dtype, and time predictions. Imported by run_graph_model.mjs and
+// float32 inputs in its own dtype, return outputs in theirs, and time predictions. Imported by run_graph_model.mjs and
 // verify_exports.mjs.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -61,15 +61,23 @@ export function readModelInput(model, file, shape) {
   return tf.tensor(values, shape, model.inputs[0].dtype || 'float32');
 }
 
-// Writes the outputs as raw float32 and returns their shape.
+// Each output dtype crosses as its own raw little-endian array (TF.js keeps bools as bytes): reading
+// an int32 or bool buffer as float32 would turn class indices into garbage.
+const OUTPUT_ARRAYS = { float32: Float32Array, int32: Int32Array, bool: Uint8Array };
+
+// Writes the outputs in their own dtype and returns {shape, dtype}.
 export async function predictToFile(model, input, file) {
   const output = tf.tidy(() => model.predict(input));
-  const data = await output.data();
-  const floats = data instanceof Float32Array ? data : Float32Array.from(data);
-  fs.writeFileSync(file, Buffer.from(floats.buffer, floats.byteOffset, floats.byteLength));
-  const shape = output.shape;
-  output.dispose();
-  return shape;
+  try {
+    const Kind = OUTPUT_ARRAYS[output.dtype];
+    if (!Kind) throw new Error(`the model's output is ${output.dtype}; the runner returns float32, int32 or bool`);
+    const data = await output.data();
+    const values = data instanceof Kind ? data : Kind.from(data);
+    fs.writeFileSync(file, Buffer.from(values.buffer, values.byteOffset, values.byteLength));
+    return { shape: output.shape, dtype: output.dtype };
+  } finally {
+    output.dispose();
+  }
 }
 
 function median(values) {

@@ -4,8 +4,9 @@
 //           repeats, timing_batches: [1, 32], golden_self_check (default true)}
 // node_runtime is the folder where `npm ci` ran with this folder's package.json and lock
 // (jax2tfjs.tfjs_runtime: $JAX2TFJS_NODE_RUNTIME, else this folder itself).
-// Inputs and outputs are raw little-endian float32. Prints one JSON line: load and predict times,
-// output shape, and the golden.json self-check when the export has one.
+// Inputs are raw little-endian float32; the output is raw little-endian in its own dtype (float32,
+// int32, or bool as one byte each). Prints one JSON line: load and predict times, output shape and
+// dtype, and the golden.json self-check when the export has one.
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadGraphModel, predictToFile, readModelInput, startTfjs, tf, timePredictions } from './graph_model_io.mjs';
@@ -38,7 +39,9 @@ async function main() {
   if (request.input) {
     const input = readModelInput(model, request.input.path, request.input.shape);
     const start = performance.now();
-    result.output_shape = await predictToFile(model, input, request.output_path);
+    const output = await predictToFile(model, input, request.output_path);
+    result.output_shape = output.shape;
+    result.output_dtype = output.dtype;
     result.predict_ms = performance.now() - start;
     // Timed on the first `batch` inputs; with fewer inputs than a batch size, that size is skipped.
     result.timings = timePredictions(model, input, request.timing_batches || [], request.warmup ?? 3, request.repeats ?? 10);

@@ -4,7 +4,7 @@
 // request: {backend, node_runtime, warmup, repeats, timing_batches: [1, 32],
 //           exports: [{model_dir, runs: [{name, input: {path, shape}, output_path}], timed_run}]}
 // Prints one JSON line: {backend, tfjs_version, exports: [{model_dir, load_ms, runs: {name:
-// {output_shape}}, timings} or {model_dir, error}]}. A broken export is an entry with its error,
+// {output_shape, output_dtype}}, timings} or {model_dir, error}]}; outputs are written raw in their dtype. A broken export is an entry with its error,
 // never the end of the process. Before each export it prints "verify: starting N model_dir" on
 // stderr, so when Node itself dies (a wasm abort, out of memory) the caller can name the export.
 import fs from 'node:fs';
@@ -18,7 +18,8 @@ async function runExport(spec, request) {
     for (const run of spec.runs) {
       const input = readModelInput(model, run.input.path, run.input.shape);
       try {
-        result.runs[run.name] = { output_shape: await predictToFile(model, input, run.output_path) };
+        const output = await predictToFile(model, input, run.output_path);
+        result.runs[run.name] = { output_shape: output.shape, output_dtype: output.dtype };
         if (run.name === spec.timed_run) {
           result.timings = timePredictions(model, input, request.timing_batches || [], request.warmup ?? 3, request.repeats ?? 10);
         }

@@ -1,4 +1,10 @@
-"""The verification summary: `report.md` (a table of every export) and a size-vs-accuracy chart."""
+"""The verification summary: `report.md` (a table of every export) and a size-vs-accuracy chart.
+
+Rows come from this run and, for a partial run, from the verify.json files earlier runs left: any of
+those may be damaged (edited, from an older version, missing keys), so every row is cleaned into the
+shape the table needs first (`cleaned`): what is missing counts as failed, never as passed, and a
+damaged row never stops the report, nor any later verify.
+"""
 
 from __future__ import annotations
 
@@ -26,8 +32,45 @@ COLUMNS = (
 )
 
 
-def _number(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+REVERIFY = "run `make verify` for it again"
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _texts(value: Any) -> list[str]:
+    return [str(item) for item in value] if isinstance(value, list) else []
+
+
+def cleaned(row: Any, export: str) -> dict[str, Any]:
+    """`row` in the shape the table and chart read: every key present with its type; what is missing
+    or mistyped counts as failed, never as passed. `export` names it when the row does not."""
+    row = _dict(row)
+    failures = _texts(row.get("failures"))
+    passed = row.get("passed")
+    if not isinstance(passed, bool):
+        passed = False
+        failures.append(f"its verify.json records no verdict: {REVERIFY}")
+    elif not passed and not failures:
+        failures.append(f"its verify.json records a failure without a reason: {REVERIFY}")
+    return {
+        **row,
+        "export": str(row.get("export") or export),
+        "model": str(row.get("model") or export.split("/")[0]),
+        "quantization": str(row.get("quantization") or export.split("/")[-1]),
+        "samples": row.get("samples") if isinstance(row.get("samples"), int) else 0,
+        "passed": passed and not failures,
+        "failures": failures,
+        "notes": _texts(row.get("notes")),
+        "tfjs": {str(name): _dict(result) for name, result in _dict(row.get("tfjs")).items()},
+        "bytes": _dict(row.get("bytes")),
+        "reference": _dict(row.get("reference")),
+    }
+
+
+def _number(value: Any, spec: str) -> str:
+    return format(value, spec) if isinstance(value, int | float) and not isinstance(value, bool) else "-"
 
 
 def _status(row: dict[str, Any]) -> str:
@@ -35,21 +78,23 @@ def _status(row: dict[str, Any]) -> str:
 
 
 def _worst(results: list[dict[str, Any]], key: str, pick: Any) -> float | None:
-    values = [r[key] for r in results if r.get(key) is not None]
+    values = [r[key] for r in results if isinstance(r.get(key), int | float)]
     return pick(values) if values else None
 
 
 def _cells(row: dict[str, Any]) -> list[str]:
-    backends = {name: r for name, r in (row.get("tfjs") or {}).items() if "error" not in r}
+    backends = {name: r for name, r in row["tfjs"].items() if "error" not in r}
+    model_bytes = row["bytes"].get("model")
+    size = _number(model_bytes / 1024 if isinstance(model_bytes, int | float) else None, ",.0f")
     if not backends:
-        return [row["export"], *["-"] * (len(COLUMNS) - 2), _status(row)]
+        return [row["export"], size, *["-"] * (len(COLUMNS) - 3), _status(row)]
     results = list(backends.values())
     main = backends.get("wasm") or results[0]
     cpu = backends.get("cpu", {})
     return [
         row["export"],
-        f"{row['bytes']['model'] / 1024:,.0f}",
-        _number((row.get("reference") or {}).get("accuracy"), ".2%"),
+        size,
+        _number(row["reference"].get("accuracy"), ".2%"),
         _number(main.get("accuracy"), ".2%"),
         _number(_worst(results, "accuracy_drop_points", max), "+.2f"),
         _number(_worst(results, "max_abs_diff", max), ".2e"),
@@ -64,7 +109,8 @@ def _cells(row: dict[str, Any]) -> list[str]:
 
 
 def markdown(rows: list[dict[str, Any]], job: dict[str, Any]) -> str:
-    samples = max((row.get("samples", 0) for row in rows), default=0)
+    """The report; `rows` must be cleaned (write() does it)."""
+    samples = max((row["samples"] for row in rows), default=0)
     lines = [
         "# Export verification",
         "",
@@ -79,7 +125,7 @@ def markdown(rows: list[dict[str, Any]], job: dict[str, Any]) -> str:
     ]
     lines += ["| " + " | ".join(_cells(row)) + " |" for row in rows]
     passed = sum(row["passed"] for row in rows)
-    notes = [f"- {row['export']}: {'; '.join(row['notes'])}" for row in rows if row.get("notes")]
+    notes = [f"- {row['export']}: {'; '.join(row['notes'])}" for row in rows if row["notes"]]
     lines += ["", f"{passed} of {len(rows)} exports pass their thresholds.", ""]
     if notes:
         lines += ["Notes:", "", *notes, ""]
@@ -88,7 +134,7 @@ def markdown(rows: list[dict[str, Any]], job: dict[str, Any]) -> str:
 
 
 def chart(rows: list[dict[str, Any]], path: Path) -> None:
-    """Size (KB) vs TF.js accuracy, one marker per quantization, one colour per model."""
+    """Size (KB) vs TF.js accuracy, one marker per quantization, one colour per model; `rows` cleaned."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -99,10 +145,12 @@ def chart(rows: list[dict[str, Any]], path: Path) -> None:
     models = sorted({row["model"] for row in rows})
     colours = dict(zip(models, plt.get_cmap("tab10").colors, strict=False))
     for row in rows:
-        backends = row.get("tfjs") or {}
+        backends = row["tfjs"]
         main = backends.get("wasm") or next(iter(backends.values()), {})
-        if main.get("accuracy") is None:
-            continue  # no test split ran (golden.json only): nothing to plot
+        if not isinstance(main.get("accuracy"), int | float) or not isinstance(
+            row["bytes"].get("model"), int
+        ):
+            continue  # no test split ran (golden.json only), or a damaged row: nothing to plot
         ax.scatter(
             row["bytes"]["model"] / 1024,
             100 * main["accuracy"],
@@ -127,6 +175,8 @@ def chart(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def write(root: Path, rows: list[dict[str, Any]], job: dict[str, Any]) -> None:
+    """report.md and verify_chart.png in `root`, from rows of this run or read back (any content)."""
+    rows = [cleaned(row, _dict(row).get("export") or "?/?") for row in rows]
     chart(rows, root / "verify_chart.png")
     with atomic.atomic_path(root / "report.md") as tmp:
         tmp.write_text(markdown(rows, job))

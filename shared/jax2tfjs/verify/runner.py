@@ -8,6 +8,10 @@ a checkpoint and labelled test images are given, TF.js's (wasm) accuracy on them
 accuracy the checkpoint recorded (or, on part of the split, with the same model's unquantized
 export on the same images). A SavedModel is checked only where the export kept one. Nothing is
 re-lowered, and JAX does not run: the export is judged as shipped.
+
+Before any of that, the export's files are checked against the seal its report.json recorded at
+conversion (jax2tfjs.hashing): a file changed since fails the row with ExportIntegrityError (J2T312)
+and is not run. Exports converted before seals existed get a note, not a failure.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from jax2tfjs import compare, tfjs_runtime
+from jax2tfjs import compare, hashing, tfjs_runtime
 from jax2tfjs.errors import ExportError, Jax2TfjsError
 from jax2tfjs.export import golden as golden_file
 from jax2tfjs.export import publish
@@ -63,11 +67,18 @@ class ExportInfo:
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text())
+        found = json.loads(path.read_text())
     except (OSError, ValueError) as err:
         raise ExportError(
             f"{path.name} is unreadable: {err}", fix="re-run `make convert` for this export", path=path.parent
         ) from None
+    if not isinstance(found, dict):
+        raise ExportError(
+            f"{path.name} holds a JSON {type(found).__name__}, not an object",
+            fix="re-run `make convert` for this export",
+            path=path.parent,
+        )
+    return found
 
 
 def read_export(folder: Path) -> ExportInfo:
@@ -82,6 +93,13 @@ def read_export(folder: Path) -> ExportInfo:
         provenance=meta.get("source") or report.get("provenance") or {},
         input_shape=(meta.get("input") or report.get("input_spec") or {}).get("shape"),
     )
+
+
+def _check_seal(folder: Path) -> str | None:
+    """ExportIntegrityError when a file differs from report.json's seal; the UNSEALED note when the
+    export has no seal; None when every sealed file is intact."""
+    report = _read_json(folder / "report.json") if (folder / "report.json").exists() else {}
+    return hashing.check_seal(folder, report)
 
 
 def _sizes(folder: Path) -> dict[str, int]:
@@ -193,9 +211,12 @@ class _Planned:
 
 
 def _plan(folder: Path, split: TestSplit | None) -> _Planned:
+    unsealed = _check_seal(folder)  # first: a tampered file is named, never run
     info = read_export(folder)
     golden = golden_file.read(folder)
     row = _row(folder, info.model, info.quantization)
+    if unsealed:
+        row["notes"].append(unsealed)
     row.update(checkpoint=info.checkpoint, bytes=_sizes(folder), golden_inputs=len(golden.inputs), tfjs={})
     inputs = {GOLDEN: golden.inputs}
     skipped = _test_plan(info, split)

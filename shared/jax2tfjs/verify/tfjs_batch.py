@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,15 @@ from typing import Any
 import numpy as np
 
 from jax2tfjs.errors import ExportError
-from jax2tfjs.tfjs_runtime import BACKENDS, NODE_DIR, NodeScriptFailed, check_setup, run_node_script
+from jax2tfjs.tfjs_runtime import (
+    BACKENDS,
+    NODE_DIR,
+    NodeScriptFailed,
+    check_setup,
+    node_temp_dir,
+    read_output,
+    run_node_script,
+)
 
 RUNNER = NODE_DIR / "verify_exports.mjs"
 # Per export on top of the process's start: the cpu backend needs about 10 s for 2,000 CNN inputs.
@@ -70,12 +77,7 @@ def _export_specs(runs: list[ExportRuns], tmp: Path) -> list[dict[str, Any]]:
 def _outcome(run: ExportRuns, found: dict[str, Any], tmp: Path, index: int) -> ExportOutcome:
     if "error" in found:
         return ExportOutcome(run.folder, error=found["error"])
-    outputs = {
-        name: np.frombuffer((tmp / f"{index}-{name}.out").read_bytes(), dtype="<f4").reshape(
-            found["runs"][name]["output_shape"]
-        )
-        for name in run.inputs
-    }
+    outputs = {name: read_output(tmp / f"{index}-{name}.out", found["runs"][name]) for name in run.inputs}
     return ExportOutcome(run.folder, outputs, found["load_ms"], found.get("timings") or {})
 
 
@@ -115,7 +117,7 @@ def run_exports(
         )
     node, runtime = setup or check_setup()
     timeout_s = 60 + SECONDS_PER_EXPORT * len(runs)
-    with tempfile.TemporaryDirectory(prefix="jax2tfjs-verify-") as name:
+    with node_temp_dir("verify") as name:
         tmp = Path(name)
         request = {
             "backend": backend,

@@ -3,9 +3,8 @@
 Every export must reproduce golden.json (JAX's outputs) in TF.js within its quantization's limit on
 the relative error (jax2tfjs.compare), and lose no more test accuracy than its limit allows.
 Unquantized exports are held to the shared tolerance, every argmax and no accuracy lost.
-Quantization is meant to change outputs, so its limits are wider, set with margin over what the 12
-demo exports measured (worst golden.json relative error over cpu and wasm, argmax agreement 100 %
-for all): float16 1.5e-4 (limit 2e-3), uint16 1.6e-5 (limit 5e-4), uint8 4.0e-3 (limit 5e-2).
+The golden.json limits are compare.GOLDEN_LIMITS, the numbers doctor judges with too (argmax
+agreement measured 100 % on all 12 demo exports).
 """
 
 from __future__ import annotations
@@ -13,19 +12,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jax2tfjs.compare import RELATIVE_RULE, TOLERANCE
+from jax2tfjs.compare import GOLDEN_LIMITS, RELATIVE_RULE
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    none_max_rel_err: float = TOLERANCE
+    none_max_rel_err: float = GOLDEN_LIMITS["none"]
     none_min_agreement: float = 1.0
     none_max_drop_points: float = 0.0
-    float16_max_rel_err: float = 2e-3
+    float16_max_rel_err: float = GOLDEN_LIMITS["float16"]
     float16_max_drop_points: float = 0.1
-    uint16_max_rel_err: float = 5e-4
+    uint16_max_rel_err: float = GOLDEN_LIMITS["uint16"]
     uint16_max_drop_points: float = 0.1
-    uint8_max_rel_err: float = 5e-2
+    uint8_max_rel_err: float = GOLDEN_LIMITS["uint8"]
     uint8_max_drop_points: float = 0.5
 
     def max_rel_err(self, quantization: str) -> float:
