@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jax2tfjs import atomic, compare, hashing, sources
-from jax2tfjs.errors import Jax2TfjsError, ModelInputError, NonFiniteError
+from jax2tfjs.errors import InputSpecError, Jax2TfjsError, ModelInputError, NonFiniteError
 from jax2tfjs.export import golden as golden_file
 from jax2tfjs.export import out_dir as out_dir_rules
 from jax2tfjs.export import savedmodel, swap, tfjs_convert
@@ -100,14 +100,30 @@ def _trace(
     return tf_module.trace(resolved.apply, resolved.params, spec, dynamic_batch)
 
 
-def _golden_inputs(spec: jax.ShapeDtypeStruct, given: np.ndarray | None) -> np.ndarray:
-    """A few inputs for golden.json, rounded to 6 decimals so the JSON stays small (JAX's outputs
-    are computed from the rounded values, so the check stays exact)."""
+def _golden_inputs(spec: jax.ShapeDtypeStruct, given: np.ndarray | None, dynamic_batch: bool) -> np.ndarray:
+    """A few inputs for golden.json: GOLDEN_COUNT rows with a dynamic batch, exactly the spec's batch
+    with a static one (the export takes no other). Floats are rounded to 6 decimals so the JSON stays
+    small (JAX's outputs are computed from the rounded values, so the check stays exact); integers
+    are drawn from [0, 8) (valid token ids and class indices of any table) and bools mostly True (a
+    mask that keeps most positions), so neither is a constant that hides a wrong lowering."""
+    rows = GOLDEN_COUNT if dynamic_batch or not spec.shape else spec.shape[0]
+    shape = (rows, *spec.shape[1:]) if spec.shape else ()
     if given is not None:
-        x = np.asarray(given[:GOLDEN_COUNT], dtype=spec.dtype)
-    else:
-        x = np.random.default_rng(0).random((GOLDEN_COUNT, *spec.shape[1:])).astype(spec.dtype)
-    return np.round(x, 6).astype(spec.dtype) if np.issubdtype(x.dtype, np.floating) else x
+        x = np.asarray(given, dtype=spec.dtype)
+        x = x[:rows] if spec.shape else x
+        if x.shape != shape and not dynamic_batch:
+            raise InputSpecError(
+                f"golden_inputs has shape {list(np.shape(given))}, but the export's input is static at {list(shape)}",
+                fix=f"pass golden_inputs with exactly {rows} rows, or dynamic_batch=True",
+            )
+        return np.round(x, 6).astype(spec.dtype) if np.issubdtype(x.dtype, np.floating) else x
+    rng = np.random.default_rng(0)
+    dtype = np.dtype(spec.dtype)
+    if dtype == np.bool_:
+        return rng.random(shape) < 0.8
+    if np.issubdtype(dtype, np.integer):
+        return rng.integers(0, 8, size=shape).astype(dtype)
+    return np.round(rng.random(shape), 6).astype(dtype)
 
 
 class _Phases:
@@ -162,7 +178,7 @@ def to_tensorflowjs(
         for change in resolved.autofixes:
             print(f"[convert] autofix: {change}", flush=True)
     module = phases.run("lower", lambda: _lower(closed, resolved, spec, dynamic_batch))
-    golden = _golden(resolved, spec, golden_inputs)
+    golden = _golden(resolved, spec, golden_inputs, dynamic_batch)
     metadata = _export_metadata(resolved, spec, dynamic_batch, quantization, name, labels)
     with swap.staging_beside(out_dir) as staging:
         saved_dir, export_dir = staging / "saved_model", staging / "tfjs"
@@ -234,10 +250,12 @@ class _Golden:
     outputs: np.ndarray  # JAX's, as float32
 
 
-def _golden(resolved: sources.ResolvedModel, spec: jax.ShapeDtypeStruct, given: np.ndarray | None) -> _Golden:
+def _golden(
+    resolved: sources.ResolvedModel, spec: jax.ShapeDtypeStruct, given: np.ndarray | None, dynamic_batch: bool
+) -> _Golden:
     """JAX's outputs on the golden inputs; NonFiniteError when they hold NaN or inf (the params are
     finite by now, so the model itself overflows on these inputs), before anything is written."""
-    x = _golden_inputs(spec, given)
+    x = _golden_inputs(spec, given, dynamic_batch)
     outputs = np.asarray(jax.jit(resolved.apply)(resolved.params, x), dtype=np.float32)
     finite = np.isfinite(outputs)
     if not np.all(finite):

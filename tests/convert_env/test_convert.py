@@ -400,3 +400,44 @@ def test_checkpoint_provenance_comes_from_its_metadata_not_from_mnist(trained, t
     assert provenance["input"] == "28x28x1 float32 per example, batch first, values in [-1, 1]"
     assert provenance["dataset"]["preprocessing"] == "(uint8 - 127.5) / 127.5"
     assert "uint8 / 255" not in json.dumps(provenance)  # the text once hard-coded for every model
+
+
+def test_a_static_batch_export_gets_golden_inputs_of_its_own_batch_and_runs(tmp_path):
+    """dynamic_batch=False: golden.json used to hold 8 rows whatever the spec said, so a model whose
+    code reshapes by dim 0 crashed at the golden phase, and others got a golden.json the export
+    cannot take ("must be [3], but was [8])."""
+    w = jnp.arange(12.0).reshape(12, 1) / 10
+
+    def flatten_then_dense(p, x):
+        return x.reshape(x.shape[0], -1) @ p  # dim 0 read by the model's own code
+
+    report = to_tensorflowjs(
+        flatten_then_dense,
+        w,
+        input_spec=jax.ShapeDtypeStruct((3, 4, 3), jnp.float32),
+        dynamic_batch=False,
+        out_dir=tmp_path / "static",
+        progress=False,
+    )
+    golden = json.loads((tmp_path / "static" / "golden.json").read_text())
+    x = np.asarray(golden["inputs"], np.float32)
+    assert x.shape == (3, 4, 3) and report.input_spec["shape"] == [3, 4, 3]
+    out, info = run_in_tfjs(tmp_path / "static", x, "wasm")
+    np.testing.assert_allclose(out, np.asarray(flatten_then_dense(w, x)), atol=1e-5)
+    assert info["golden_max_abs_diff"] < 1e-5  # the runner's own golden.json check ran at batch 3
+
+
+def test_integer_golden_inputs_are_varied_token_ids_not_zeros(tmp_path):
+    """Integer inputs were drawn as random floats cast to int: every golden id was 0, so an
+    embedding lookup that read the wrong row still matched."""
+    table = jnp.arange(24.0).reshape(8, 3)
+    to_tensorflowjs(
+        lambda p, ids: p[ids].sum(axis=1),
+        table,
+        input_spec=jax.ShapeDtypeStruct((1, 5), jnp.int32),
+        out_dir=tmp_path / "ids",
+        progress=False,
+    )
+    golden = json.loads((tmp_path / "ids" / "golden.json").read_text())
+    ids = np.asarray(golden["inputs"])
+    assert ids.min() >= 0 and ids.max() < 8 and len(np.unique(ids)) > 3
