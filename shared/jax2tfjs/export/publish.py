@@ -70,7 +70,7 @@ def _warn(message: str) -> None:
     print(f"[publish] warning: {message}", file=sys.stderr, flush=True)
 
 
-def _read_object(path: Path) -> dict[str, Any]:
+def read_object(path: Path) -> dict[str, Any]:
     """A JSON object from `path`, or ValueError saying what is wrong with the file."""
     try:
         payload = json.loads(path.read_text())
@@ -84,8 +84,8 @@ def _read_object(path: Path) -> dict[str, Any]:
 
 
 def _checked_object(path: Path, wanted: dict[str, type]) -> dict[str, Any]:
-    """`_read_object`, and ValueError unless every key in `wanted` holds a value of its type."""
-    payload = _read_object(path)
+    """`read_object`, and ValueError unless every key in `wanted` holds a value of its type."""
+    payload = read_object(path)
     wrong = [
         key
         for key, kind in wanted.items()

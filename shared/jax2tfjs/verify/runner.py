@@ -16,7 +16,6 @@ and is not run. Exports converted before seals existed get a note, not a failure
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -66,19 +65,13 @@ class ExportInfo:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    """A JSON object of the export (publish.read_object), or ExportError naming the file."""
     try:
-        found = json.loads(path.read_text())
+        return publish.read_object(path)
     except (OSError, ValueError) as err:
         raise ExportError(
             f"{path.name} is unreadable: {err}", fix="re-run `make convert` for this export", path=path.parent
         ) from None
-    if not isinstance(found, dict):
-        raise ExportError(
-            f"{path.name} holds a JSON {type(found).__name__}, not an object",
-            fix="re-run `make convert` for this export",
-            path=path.parent,
-        )
-    return found
 
 
 def read_export(folder: Path) -> ExportInfo:
