@@ -159,6 +159,9 @@ $(eval $(call venv_rule,tools,tests/tools.lock,))
 # and jax2onnx. Not part of `make setup`; the package is installed so the bench scripts can import it.
 $(eval $(call venv_rule,official,bench/envs/official.lock,package))
 $(eval $(call venv_rule,jax2onnx,bench/envs/jax2onnx.lock,package))
+# Test-only venv (`make test`): the convert lock plus transformers 4.57.6, the last release with Flax
+# models (tests/envs/transformers.in); tests/hf_env converts them. Not part of `make setup`.
+$(eval $(call venv_rule,hf,tests/envs/transformers.lock,package))
 
 # onnxruntime-web for the benchmark's ONNX runs, pinned by package-lock.json.
 BENCH_NODE := bench/node
@@ -173,6 +176,7 @@ lock: | $(UV) ## regenerate the lock files from shared/pyproject.toml, tests/too
 	$(UV) pip compile tests/tools.in $(LOCK_FLAGS) -o tests/tools.lock
 	$(UV) pip compile bench/envs/official.in $(LOCK_FLAGS) -o bench/envs/official.lock
 	$(UV) pip compile bench/envs/jax2onnx.in $(LOCK_FLAGS) -o bench/envs/jax2onnx.lock
+	$(UV) pip compile shared/pyproject.toml --extra convert --extra test tests/envs/transformers.in -c docker/convert/requirements.lock $(LOCK_FLAGS) -o tests/envs/transformers.lock
 
 docker-check:
 	@docker info >/dev/null 2>&1 || { echo "RUNNER=docker but no Docker engine answers (docker info failed): start Docker, or use RUNNER=local" >&2; exit 2; }
@@ -206,7 +210,7 @@ convert-interactive: $(call job_prereq,convert) ## pick model, checkpoint and qu
 verify: $(call job_prereq,verify) ## every export in real TF.js (cpu, wasm) vs its golden.json, plus accuracy for exports of checkpoints; size, speed → report.md (MODEL=, QUANT=, SAMPLES=)
 	@$(call run_job,verify,$(if $(filter command line,$(origin MODEL)),--model=$(MODEL)) $(if $(filter command line,$(origin QUANT)),--quantization=$(QUANT)) $(if $(SAMPLES),--samples=$(SAMPLES)))
 
-zoo: $(VENV)/convert/.synced $(NODE_RUNNER)/node_modules/.synced ## the model zoo: 22 small models → TF.js (Node, wasm) vs JAX; table + success rate → volumes/zoo/zoo.md (exit 4 on a miss)
+zoo: $(VENV)/convert/.synced $(NODE_RUNNER)/node_modules/.synced ## the model zoo: 33 small models → TF.js (Node, wasm) vs JAX; table + success rate → volumes/zoo/zoo.md (exit 4 on a miss)
 	$(VENV)/convert/bin/python -m bench.zoo
 
 # DIR, not PATH: a make variable named PATH would replace the shell's PATH inside the recipe.
@@ -242,8 +246,9 @@ demo: setup data ## the whole pipeline on the default data: setup, data, train-a
 test: ## run every test suite: system prerequisites first (tests/check_prereqs.sh), then setup, lint, train env, convert env
 	bash tests/check_prereqs.sh
 	$(MAKE) setup lint
-	$(VENV)/train/bin/python -m pytest -c tests/pytest.ini tests --ignore=tests/convert_env
+	$(VENV)/train/bin/python -m pytest -c tests/pytest.ini tests --ignore=tests/convert_env --ignore=tests/hf_env
 	$(VENV)/convert/bin/python -m pytest -c tests/pytest.ini tests/convert_env
+	$(MAKE) $(VENV)/hf/.synced && $(VENV)/hf/bin/python -m pytest -c tests/pytest.ini tests/hf_env
 
 lint: $(VENV)/tools/.synced ## ruff over the Python code
 	$(VENV)/tools/bin/ruff check --config shared/pyproject.toml shared jobs tests bench docs/examples

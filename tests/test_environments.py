@@ -69,6 +69,15 @@ def test_convert_lock_keeps_the_measured_pins():
     assert "tensorflow" not in locked_versions(LOCKS["train"])
 
 
+def test_hf_test_lock_is_the_convert_lock_plus_transformers():
+    # tests/hf_env runs the convert code beside transformers: a different jax, TF or numpy there
+    # would test another converter than the one the image ships (`make lock` constrains it).
+    convert = locked_versions(LOCKS["convert"])
+    hf = locked_versions(ROOT / "tests/envs/transformers.lock")
+    assert {name: hf.get(name) for name in convert} == convert
+    assert hf["transformers"] == "4.57.6"  # the last release with the Flax models
+
+
 def test_second_setup_is_a_no_op():
     proc = run(["make", "-q", "setup"])
     assert proc.returncode == 0, "make setup would rebuild although the venvs are up to date"

@@ -31,6 +31,7 @@ BASE = {
     "lean_imports": set(),
     "compare": {"errors"},
     "keypaths": set(),
+    "signature": set(),  # an export's named inputs and outputs, as plain data
     "faults": set(),  # test-only kill points
     "locks": {"errors"},
     "jobargs": {"errors"},

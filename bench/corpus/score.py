@@ -115,12 +115,14 @@ def _parity(result: Result, setup: Setup, report: Any, out_dir: Path, tfjs: bool
     if setup.reference is None:
         result.note = "no reference model to compare with"
         return
-    want = np.asarray(setup.reference(golden.inputs), np.float32)
-    result.reference_diff = relative_error(golden.outputs.reshape(want.shape), want)
+    # Corpus models take one input and return one output.
+    (x,), (y,) = golden.inputs.values(), golden.outputs.values()
+    want = np.asarray(setup.reference(x), np.float32)
+    result.reference_diff = relative_error(y.reshape(want.shape), want)
     if tfjs:
         from jax2tfjs.tfjs_runtime import run_in_tfjs
 
-        got, _ = run_in_tfjs(out_dir, golden.inputs, "wasm", warmup=0, repeats=1, golden_self_check=False)
+        got, _ = run_in_tfjs(out_dir, x, "wasm", warmup=0, repeats=1, golden_self_check=False)
         result.tfjs_diff = relative_error(np.asarray(got).reshape(want.shape), want)
 
 

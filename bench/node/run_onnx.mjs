@@ -2,8 +2,9 @@
 // Usage: node run_onnx.mjs request.json
 // request: {model_path, input: {path, shape}, output_path, warmup, repeats, timing_batches: [1, 32],
 //           threads}
-// Same contract as jax2tfjs/node/run_graph_model.mjs: raw little-endian float32 in and out, one JSON
-// line on stdout with load and predict times (medians, ms).
+// The one-array form of jax2tfjs.tfjs_runtime.run_node_script's contract (the TF.js runners take
+// named inputs instead): raw little-endian float32 in and out, one JSON line on stdout with load and
+// predict times (medians, ms) and output_shape.
 import fs from 'node:fs';
 import * as ort from 'onnxruntime-web';
 

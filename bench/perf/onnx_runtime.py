@@ -1,7 +1,8 @@
 """Run an ONNX model in onnxruntime-web (wasm) under Node: the peer's browser runtime, for `make bench`.
 
-bench/node holds the runner and its pinned npm dependency (`make bench` runs `npm ci` there). It speaks
-the same contract as our TF.js runner, through the same `tfjs_runtime.run_node_script`.
+bench/node holds the runner and its pinned npm dependency (`make bench` runs `npm ci` there). It is
+started through our TF.js runners' `tfjs_runtime.run_node_script`, in its one-array form (one float32
+input, one output), as a one-input ONNX model needs no names.
 """
 
 from __future__ import annotations

@@ -35,13 +35,14 @@ def main(
     tolerance: float = TOLERANCE,
     memory_limit_gb: float | None = None,
 ) -> None:
-    """Convert each zoo model, run it in TF.js (Node) on random inputs, compare with JAX.
+    """Convert each zoo model, run it in TF.js (Node) on random inputs fed by name, compare each
+    output with JAX's.
 
     Args:
       models: all, fast (the test suite's subset), or a comma list of names.
       out_dir: where the exports, zoo.json and zoo.md go.
       backend: TF.js backend(s), comma-separated: wasm, cpu.
-      batch: inputs per model.
+      batch: rows per input where the batch is dynamic (a static-batch model gets its spec's).
       seed: weights and inputs.
       tolerance: max relative error, max|Δ| / max(1, max|y_jax|).
     """

@@ -26,14 +26,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from jax2tfjs import atomic, compare, hashing, sources
-from jax2tfjs.errors import InputSpecError, Jax2TfjsError, ModelInputError, NonFiniteError
+from jax2tfjs.errors import InputSpecError, Jax2TfjsError, ModelInputError, NonFiniteError, SignatureError
 from jax2tfjs.export import golden as golden_file
 from jax2tfjs.export import out_dir as out_dir_rules
 from jax2tfjs.export import savedmodel, swap, tfjs_convert
 from jax2tfjs.keypaths import key_path
 from jax2tfjs.lowering import tf_module
+from jax2tfjs.lowering.context import exported_dtype
 from jax2tfjs.prepare import input_spec as specs
+from jax2tfjs.prepare import signatures
 from jax2tfjs.provenance import package_versions
+from jax2tfjs.signature import Signature
+from jax2tfjs.signature import Tensor as SignatureTensor
 
 GOLDEN_COUNT = 8
 # Leaves named in a NonFiniteError; the count says how many more there are.
@@ -47,7 +51,7 @@ class ConversionReport:
     form: str
     quantization: str
     out_dir: str
-    input_spec: dict[str, Any]
+    input_spec: dict[str, Any]  # the first input's {name, shape, dtype} (the only one of most models)
     labels: list[str] | None
     files: dict[str, int]
     total_bytes: int
@@ -60,6 +64,9 @@ class ConversionReport:
     phases_s: dict[str, float]
     warnings: list[str]
     autofixes: list[str] = field(default_factory=list)  # every change auto-fix made (params, input)
+    # Named inputs and outputs (jax2tfjs.signature): dims, dtypes, casts at the boundary.
+    signature: dict[str, Any] = field(default_factory=dict)
+    casts: list[str] = field(default_factory=list)
     # The seal (hashing.SEAL_KEY): sha256 and bytes of every file shipped (model.json, shards, golden.json).
     sealed: dict[str, dict[str, Any]] = field(default_factory=dict)
     format: int = hashing.SEALED_FORMAT  # report.json's format: from 2 on, always sealed
@@ -71,11 +78,15 @@ class ConversionReport:
 
 
 def _input_adapter(
-    err: ModelInputError, resolved: sources.ResolvedModel, spec: jax.ShapeDtypeStruct, autofix: bool
+    err: ModelInputError, resolved: sources.ResolvedModel, autofix: bool
 ) -> specs.InputAdapter | None:
     """After a failed trace: an adapter when a nearby input spec is the same values reshaped (auto-fix
-    on), an InputSpecError when another spec fits, None when the input spec does not explain it."""
+    on), an InputSpecError when another spec fits, None when the input spec does not explain it.
+    Only one-input models are tried: with several, which input is wrong is anybody's guess."""
     cause = err.__cause__
+    if not resolved.inputs.single:
+        return None
+    spec = resolved.inputs.specs[0]
     fits = specs.traces(resolved.apply, resolved.params)
     if cause is None or isinstance(cause, Jax2TfjsError) or specs.fits_safely(fits, spec):
         return None  # not a trace failure, or one the input's layout does not explain (e.g. the batch)
@@ -83,29 +94,30 @@ def _input_adapter(
     return specs.resolve_misfit(spec, fits, why=why, autofix=autofix)
 
 
-def _trace(
-    resolved: sources.ResolvedModel, spec: jax.ShapeDtypeStruct, dynamic_batch: bool, autofix: bool
-) -> Any:
-    """The ClosedJaxpr. A trace that fails on the input spec but works on a nearby one is an input
-    spec mismatch (J2T309); when that spec is the same values reshaped, auto-fix reshapes inside
-    the export (the change goes to `resolved.autofixes`) and traces again."""
+def _trace(resolved: sources.ResolvedModel, autofix: bool) -> tuple[Any, Any]:
+    """(ClosedJaxpr, output shapes). A trace that fails on the input spec but works on a nearby one
+    is an input spec mismatch (J2T309); when that spec is the same values reshaped, auto-fix
+    reshapes inside the export (the change goes to `resolved.autofixes`) and traces again."""
     try:
-        return tf_module.trace(resolved.apply, resolved.params, spec, dynamic_batch)
+        return tf_module.trace(resolved.apply, resolved.params, resolved.inputs)
     except ModelInputError as err:
-        adapter = _input_adapter(err, resolved, spec, autofix)
+        adapter = _input_adapter(err, resolved, autofix)
         if adapter is None:
             raise
     resolved.apply = adapter.wrap(resolved.apply)
     resolved.autofixes.append(adapter.describe())
-    return tf_module.trace(resolved.apply, resolved.params, spec, dynamic_batch)
+    return tf_module.trace(resolved.apply, resolved.params, resolved.inputs)
 
 
-def _golden_inputs(spec: jax.ShapeDtypeStruct, given: np.ndarray | None, dynamic_batch: bool) -> np.ndarray:
+def _golden_inputs(
+    spec: jax.ShapeDtypeStruct, given: np.ndarray | None, dynamic_batch: bool, int_limit: int | None = None
+) -> np.ndarray:
     """A few inputs for golden.json: GOLDEN_COUNT rows with a dynamic batch, exactly the spec's batch
-    with a static one (the export takes no other). Floats are rounded to 6 decimals so the JSON stays
-    small (JAX's outputs are computed from the rounded values, so the check stays exact); integers
-    are drawn from [0, 8) (valid token ids and class indices of any table) and bools mostly True (a
-    mask that keeps most positions), so neither is a constant that hides a wrong lowering."""
+    with a static one (the export takes no other); a scalar is one value. Floats are rounded to 6
+    decimals so the JSON stays small (JAX's outputs are computed from the rounded values, so the check
+    stays exact); integers are drawn from [0, 8) (valid token ids and class indices of most tables;
+    below `int_limit` when the model states a smaller one, as BERT's 2 token types) and bools mostly True (a mask that keeps most positions), so neither is a constant that hides a
+    wrong lowering."""
     rows = GOLDEN_COUNT if dynamic_batch or not spec.shape else spec.shape[0]
     shape = (rows, *spec.shape[1:]) if spec.shape else ()
     if given is not None:
@@ -122,8 +134,23 @@ def _golden_inputs(spec: jax.ShapeDtypeStruct, given: np.ndarray | None, dynamic
     if dtype == np.bool_:
         return rng.random(shape) < 0.8
     if np.issubdtype(dtype, np.integer):
-        return rng.integers(0, 8, size=shape).astype(dtype)
+        return rng.integers(0, min(8, int_limit or 8), size=shape).astype(dtype)
     return np.round(rng.random(shape), 6).astype(dtype)
+
+
+def _given_leaves(inputs: signatures.Inputs, given: Any) -> list[Any]:
+    """golden_inputs as one array (or None) per input: the same pytree as input_spec."""
+    if given is None:
+        return [None] * len(inputs.specs)
+    if inputs.single:
+        return [given]
+    try:
+        return inputs.treedef.flatten_up_to(given)
+    except (ValueError, TypeError) as err:
+        raise SignatureError(
+            f"golden_inputs does not have input_spec's structure ({inputs.describe()}): {str(err)[:200]}",
+            fix="pass golden_inputs as the same tuple/dict as input_spec, one array per input",
+        ) from None
 
 
 class _Phases:
@@ -151,11 +178,15 @@ def to_tensorflowjs(
     quantization: str | None = None,
     dynamic_batch: bool = True,
     apply_kwargs: dict | None = None,
-    golden_inputs: np.ndarray | None = None,
+    golden_inputs: Any = None,
     name: str | None = None,
     labels: list[str] | None = None,
     progress: bool = True,
     autofix: bool = True,
+    input_names: list[str] | None = None,
+    output_names: list[str] | None = None,
+    dynamic_axes: dict[str, Any] | None = None,
+    dim_constraints: list[str] | None = None,
 ) -> ConversionReport:
     """Convert `model` to a TF.js graph model in `out_dir` (model.json, shards, golden.json,
     report.json) and return the report. See docs/api.md.
@@ -169,17 +200,28 @@ def to_tensorflowjs(
     phases = _Phases(progress)
     resolved = phases.run(
         "restore",
-        lambda: sources.resolve(model, params, apply_kwargs, input_spec=input_spec, autofix=autofix),
+        lambda: sources.resolve(
+            model,
+            params,
+            apply_kwargs,
+            input_spec=input_spec,
+            autofix=autofix,
+            input_names=input_names,
+            dynamic_batch=dynamic_batch,
+            dynamic_axes=dynamic_axes,
+            dim_constraints=dim_constraints,
+        ),
     )
     _refuse_non_finite_params(resolved)  # before the long phases: seconds, not minutes, to say so
-    spec = resolved.input_spec
-    closed = phases.run("trace", lambda: _trace(resolved, spec, dynamic_batch, autofix))
+    closed, out_shapes = phases.run("trace", lambda: _trace(resolved, autofix))
     if progress:
         for change in resolved.autofixes:
             print(f"[convert] autofix: {change}", flush=True)
-    module = phases.run("lower", lambda: _lower(closed, resolved, spec, dynamic_batch))
-    golden = _golden(resolved, spec, golden_inputs, dynamic_batch)
-    metadata = _export_metadata(resolved, spec, dynamic_batch, quantization, name, labels)
+    names = signatures.output_names(out_shapes, output_names)
+    module = phases.run("lower", lambda: _lower(closed, resolved, names))
+    signature = _signature(resolved.inputs, out_shapes, names)
+    golden = _golden(resolved, names, golden_inputs)
+    metadata = _export_metadata(resolved, signature, quantization, name, labels)
     with swap.staging_beside(out_dir) as staging:
         saved_dir, export_dir = staging / "saved_model", staging / "tfjs"
         phases.run("save", lambda: savedmodel.save(module, saved_dir))
@@ -187,6 +229,7 @@ def to_tensorflowjs(
         check = phases.run("check", lambda: _savedmodel_diff(saved_dir, golden))
         _write_golden(export_dir, golden, check)
         report = _report(resolved, module, metadata, export_dir, out_dir, check.max_abs_diff, phases.times)
+        report.signature, report.casts = signature.to_dict(), signature.casts()
         atomic.write_json(export_dir / "report.json", report.to_dict())
         swap.replace_dir(export_dir, out_dir)
     return report
@@ -202,14 +245,41 @@ def _checked_quantization(quantization: str | None) -> str:
     return quantization
 
 
-def _lower(
-    closed: Any, resolved: sources.ResolvedModel, spec: jax.ShapeDtypeStruct, dynamic_batch: bool
-) -> tf_module.ExportModule:
+def _lower(closed: Any, resolved: sources.ResolvedModel, output_names: list[str]) -> tf_module.ExportModule:
     """The jaxpr as a TF module; every op it emits must exist in TF.js (MissingTfjsOpError names the
     line that made one that does not)."""
-    module = tf_module.ExportModule(closed, resolved.params, spec, dynamic_batch)
+    module = tf_module.ExportModule(closed, resolved.params, resolved.inputs, output_names)
     tfjs_convert.check_ops(module.op_types(), module.ctx.op_sources)
+    if module.unused_params:
+        resolved.warnings.append(
+            f"{len(module.unused_params)} parameter arrays the model never reads are left out of the export "
+            f"(e.g. {', '.join(module.unused_params[:3])})"
+        )
     return module
+
+
+def _dims(shape: Any) -> tuple[int | str, ...]:
+    return tuple(int(d) if isinstance(d, int | np.integer) else str(d) for d in shape)
+
+
+def _signature(inputs: signatures.Inputs, out_shapes: Any, names: list[str]) -> Signature:
+    """The export's named inputs and outputs, with the dtypes TF.js sees and the model's own."""
+
+    def tensor(name: str, dims: tuple, dtype: Any) -> SignatureTensor:
+        exported = np.dtype(exported_dtype(dtype)).name
+        own = "bfloat16" if str(dtype) == "bfloat16" else np.dtype(dtype).name
+        return SignatureTensor(name, dims, exported, own if own != exported else None)
+
+    return Signature(
+        inputs=tuple(
+            tensor(name, dims, spec.dtype)
+            for name, dims, spec in zip(inputs.names, inputs.dims, inputs.specs, strict=True)
+        ),
+        outputs=tuple(
+            tensor(name, _dims(out.shape), out.dtype)
+            for name, out in zip(names, jax.tree.leaves(out_shapes), strict=True)
+        ),
+    )
 
 
 def _non_finite_leaves(params: Any) -> list[tuple[str, int, int]]:
@@ -246,46 +316,59 @@ def _refuse_non_finite_params(resolved: sources.ResolvedModel) -> None:
 
 @dataclass(frozen=True)
 class _Golden:
-    inputs: np.ndarray
-    outputs: np.ndarray  # JAX's, as float32
+    inputs: dict[str, np.ndarray]  # by input name, as the export takes them (float32, int32, bool)
+    outputs: dict[str, np.ndarray]  # JAX's, by output name, in the dtypes the export returns
 
 
-def _golden(
-    resolved: sources.ResolvedModel, spec: jax.ShapeDtypeStruct, given: np.ndarray | None, dynamic_batch: bool
-) -> _Golden:
+def _golden(resolved: sources.ResolvedModel, output_names: list[str], given: Any) -> _Golden:
     """JAX's outputs on the golden inputs; NonFiniteError when they hold NaN or inf (the params are
     finite by now, so the model itself overflows on these inputs), before anything is written."""
-    x = _golden_inputs(spec, given, dynamic_batch)
-    outputs = np.asarray(jax.jit(resolved.apply)(resolved.params, x), dtype=np.float32)
-    finite = np.isfinite(outputs)
-    if not np.all(finite):
+    inputs = resolved.inputs
+    leaves = [
+        _golden_inputs(spec, leaf, isinstance(dims[0], str) if dims else False, resolved.int_limits.get(name))
+        for spec, dims, leaf, name in zip(
+            inputs.specs, inputs.dims, _given_leaves(inputs, given), inputs.names, strict=True
+        )
+    ]
+    raw = jax.tree.leaves(jax.jit(resolved.apply)(resolved.params, inputs.tree(leaves)))
+    outputs = {
+        name: np.asarray(y).astype(exported_dtype(y.dtype)) for name, y in zip(output_names, raw, strict=True)
+    }
+    for name, y in outputs.items():
+        finite = np.isfinite(y) if y.dtype.kind == "f" else np.ones(y.shape, bool)
+        if np.all(finite):
+            continue
         bad = int(finite.size - np.count_nonzero(finite))
-        rows = sorted({int(index[0]) for index in np.argwhere(~finite)}) if outputs.ndim else []
+        rows = sorted({int(index[0]) for index in np.argwhere(~finite)}) if y.ndim else []
+        which = f"output {name}" if len(outputs) > 1 else "the model's outputs"
         raise NonFiniteError(
-            f"the model's outputs on the golden inputs hold NaN or inf: {bad:,} of {outputs.size:,} values"
+            f"{which} on the golden inputs hold NaN or inf: {bad:,} of {y.size:,} values"
             + (f", for inputs {', '.join(map(str, rows))}" if rows else ""),
             fix="the parameters are finite, so the model overflows or divides by zero on these inputs (exp, "
             "log of 0, a division): make it stable (e.g. log_softmax), or pass golden_inputs it is meant for",
         )
-    return _Golden(x, outputs)
+    exported = {
+        name: np.asarray(x).astype(exported_dtype(spec.dtype))
+        for name, x, spec in zip(inputs.names, leaves, inputs.specs, strict=True)
+    }
+    return _Golden(exported, outputs)
 
 
 def _export_metadata(
     resolved: sources.ResolvedModel,
-    spec: jax.ShapeDtypeStruct,
-    dynamic_batch: bool,
+    signature: Signature,
     quantization: str,
     name: str | None,
     labels: list[str] | None,
 ) -> dict[str, Any]:
-    """What model.json's userDefinedMetadata.jax2tfjs records (the web page and verify read it)."""
+    """What model.json's userDefinedMetadata.jax2tfjs records (the web page and verify read it).
+    `input` is the first input's, as exports before signatures recorded it."""
+    first = signature.inputs[0]
     return {
         "model": name or resolved.name,
-        "input": {
-            "name": savedmodel.INPUT_NAME,
-            "shape": [None if dynamic_batch else spec.shape[0], *spec.shape[1:]],
-            "dtype": str(spec.dtype),
-        },
+        "input": {"name": first.name, "shape": first.shape, "dtype": first.jax_dtype or first.dtype},
+        "signature": signature.to_dict(),
+        "casts": signature.casts(),
         "labels": labels or resolved.labels,
         "quantization": quantization,
         "source": resolved.provenance,
@@ -296,8 +379,9 @@ def _export_metadata(
 
 
 def _savedmodel_diff(saved_dir: Path, golden: _Golden) -> compare.Comparison:
-    """The SavedModel against JAX on the golden inputs, under the shared rule (jax2tfjs.compare)."""
-    return compare.compare(savedmodel.run_saved(saved_dir, golden.inputs), golden.outputs)
+    """The SavedModel against JAX on the golden inputs, output by output, under the shared rule
+    (jax2tfjs.compare)."""
+    return compare.compare_named(savedmodel.run_saved(saved_dir, golden.inputs), golden.outputs)
 
 
 def _write_golden(export_dir: Path, golden: _Golden, check: compare.Comparison) -> None:

@@ -11,6 +11,8 @@ not held to a precision float32 cannot give them.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -61,12 +63,16 @@ EXIT_CODES: dict[int, str] = {
 
 @dataclass(frozen=True)
 class Comparison:
-    """`actual` against `reference`. `argmax_agreement` is None when the outputs have no class axis."""
+    """`actual` against `reference`. `argmax_agreement` is None when the outputs have no class axis.
+    For several named outputs (`compare_named`), the figures are the worst output's, which
+    `worst_output` names; `per_output` holds each output's own."""
 
     max_abs_diff: float
     rel_err: float
     mse: float
     argmax_agreement: float | None
+    worst_output: str | None = None
+    per_output: dict[str, dict[str, Any]] | None = None
 
     def within(self, tolerance: float = TOLERANCE) -> bool:
         return self.rel_err <= tolerance
@@ -101,6 +107,27 @@ def compare(actual: Any, reference: Any) -> Comparison:
         float(np.mean(actual.argmax(-1) == reference.argmax(-1))) if has_classes and actual.size else None
     )
     return Comparison(worst, worst / _scale(reference), mse, agreement)
+
+
+def compare_named(actual: Any, reference: Any) -> Comparison:
+    """Named outputs against named references (dicts by output name; a bare array stands for the
+    only output of a one-output model). Each output is compared on its own, so a small output is not
+    judged against a large one's scale; the worst decides. A missing output is a mismatch."""
+    if not isinstance(reference, Mapping):
+        reference = {"output": reference}
+    if not isinstance(actual, Mapping):
+        actual = {next(iter(reference)): actual} if len(reference) == 1 else {}
+    each = {
+        name: compare(actual[name], want) if name in actual else MISMATCH for name, want in reference.items()
+    }
+    if len(each) == 1:
+        return next(iter(each.values()))
+    worst = max(each, key=lambda name: (each[name].rel_err, name))
+    return dataclasses.replace(
+        each[worst],
+        worst_output=worst,
+        per_output={name: {"max_abs_diff": c.max_abs_diff, "rel_err": c.rel_err} for name, c in each.items()},
+    )
 
 
 def relative_error(actual: Any, reference: Any) -> float:

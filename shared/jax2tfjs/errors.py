@@ -184,7 +184,9 @@ class ModelInputError(Jax2TfjsError):
     """What was passed to `to_tensorflowjs` cannot be used as a model (form, params, input spec)."""
 
     code = "J2T305"
-    summary = "unusable model form, missing params or input spec, a model with several outputs, or a trace that fails"
+    summary = (
+        "unusable model form, missing params or input spec, a missing call argument, or a trace that fails"
+    )
     example_cause = "a Flax linen module (CNN) needs its variables"
     example_fix = "call to_tensorflowjs(module, variables, ...) with the dict module.init returned"
 
@@ -258,6 +260,18 @@ class InputSpecError(ModelInputError):
         "a missing size-1 channel), the export keeps the asked-for input and reshapes it inside; moved axes "
         "(NCHW vs NHWC) and other dtypes are refused, since a page would feed the wrong layout"
     )
+
+
+class SignatureError(ModelInputError):
+    """The model's inputs or outputs cannot form an export signature (names, structure, dims)."""
+
+    code = "J2T313"
+    summary = (
+        "the inputs or outputs cannot be named or shaped as an export signature (a name twice, names that "
+        "do not fit the structure, an unknown dynamic axis, an output that is not an array)"
+    )
+    example_cause = "input_names has 3 names, but input_spec holds 2 arrays (ids, mask)"
+    example_fix = "pass one name per array of input_spec, in its order: ['ids', 'mask']"
 
 
 class OutputFolderError(Jax2TfjsError):

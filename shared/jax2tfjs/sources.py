@@ -13,6 +13,8 @@ input spec) and fixed or refused by `jax2tfjs.prepare.autofix`; other forms get 
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,16 +31,23 @@ from jax2tfjs.errors import Jax2TfjsError, ModelInputError
 from jax2tfjs.models import ModelDef, get_model
 from jax2tfjs.prepare import autofix as fixes
 from jax2tfjs.prepare import input_spec as specs
+from jax2tfjs.prepare import signatures
 from jax2tfjs.prepare.locate import is_our_state
 from jax2tfjs.prepare.trees import get, leaves, shape_of, unfreeze
 
 
 @dataclass
 class ResolvedModel:
-    apply: Callable[[Any, jax.Array], Any]
+    """`apply(params, inputs)`: `inputs` is the input pytree (one array for a one-input model)."""
+
+    apply: Callable[[Any, Any], Any]
     params: Any
     name: str
-    input_spec: jax.ShapeDtypeStruct | None
+    input_spec: jax.ShapeDtypeStruct | None  # the first input's (the only one of most models)
+    inputs: signatures.Inputs | None = None
+    # Per input name, the integers its tables accept (a vocabulary, BERT's 2 token types): golden
+    # inputs are drawn below it. Known for Hugging Face models (their config); others get [0, 8).
+    int_limits: dict[str, int] = field(default_factory=dict)
     labels: list[str] | None = None
     form: str = ""
     provenance: dict[str, Any] = field(default_factory=dict)
@@ -65,7 +74,7 @@ def step_folder(path: Path) -> Path:
     return checkpoints.validate(path / str(steps[-1]) if steps else path)
 
 
-def _from_checkpoint(path: Path, input_spec: Any, autofix: bool) -> ResolvedModel:
+def _from_checkpoint(path: Path, shape: _Shape, autofix: bool) -> ResolvedModel:
     step_dir = step_folder(path)
     meta = checkpoints.read_metadata(step_dir)
     model = get_model(meta["model"]["name"])
@@ -78,12 +87,14 @@ def _from_checkpoint(path: Path, input_spec: Any, autofix: bool) -> ResolvedMode
         raise
     recorded = meta["model"]["input_spec"]
     recorded_spec = jax.ShapeDtypeStruct((1, *recorded["shape"][1:]), jnp.dtype(recorded["dtype"]))
-    spec, spec_warnings = specs.choose(input_spec, recorded_spec, f"model {model.name}")
+    spec, spec_warnings = specs.choose(shape.spec, recorded_spec, f"model {model.name}")
+    inputs = dataclasses.replace(shape, spec=spec).inputs(f"model {model.name}", None)
     return ResolvedModel(
         apply=model.apply,
         params=prepared.params,
         name=model.name,
         input_spec=spec,
+        inputs=inputs,
         labels=meta["model"]["labels"],
         form="checkpoint",
         provenance=_checkpoint_provenance(step_dir, meta),
@@ -117,10 +128,20 @@ def _checkpoint_provenance(step_dir: Path, meta: dict[str, Any]) -> dict[str, An
     }
 
 
-def _linen_init(module: nn.Module, apply_kwargs: dict) -> Callable[[jax.ShapeDtypeStruct], Any]:
-    """spec → the abstract variables `module.init` makes for that input."""
+def _linen_init(module: nn.Module, inputs: signatures.Inputs, apply_kwargs: dict) -> Callable[[Any], Any]:
+    """input tree → the abstract variables `module.init` makes for those inputs."""
     rngs = {"params": jax.random.key(0), "dropout": jax.random.key(1)}
-    return lambda spec: unfreeze(jax.eval_shape(lambda x: module.init(rngs, x, **apply_kwargs), spec))
+    # `mutable=False` is apply's (return no updated state); init with it would return no variables.
+    init_kwargs = {key: value for key, value in apply_kwargs.items() if key != "mutable"}
+
+    def init(tree: Any) -> Any:
+        def run(t: Any) -> Any:
+            args, kwargs = inputs.arguments(t)
+            return module.init(rngs, *args, **kwargs, **init_kwargs)
+
+        return unfreeze(jax.eval_shape(run, tree))
+
+    return init
 
 
 def _shapes_within(expected: Any, given: Any) -> bool:
@@ -130,17 +151,30 @@ def _shapes_within(expected: Any, given: Any) -> bool:
     return bool(want) and want <= have
 
 
+def _covers(given: Any, expected: Any) -> bool:
+    """Every array `expected` holds is in `given` under the same path with the same shape: a method
+    (`apply_kwargs={'method': 'encode'}`) reads part of the model's variables, and the rest is unused."""
+    have = leaves(fixes.as_variables(given))
+    return bool(leaves(expected)) and all(
+        path in have and shape_of(have[path]) == shape_of(leaf) for path, leaf in leaves(expected).items()
+    )
+
+
 def _check_linen(
-    variables: Any, init: Callable[[jax.ShapeDtypeStruct], Any], spec: jax.ShapeDtypeStruct, autofix: bool
+    variables: Any, init: Callable[[Any], Any], inputs: signatures.Inputs, autofix: bool, method: bool
 ) -> tuple[fixes.Prepared, specs.InputAdapter | None]:
-    """Params checked against `module.init` on the input spec. When the module cannot initialise on
-    that spec, or the params have shapes no reading explains, the spec is suspected first: a nearby
-    spec the params fit is named (InputSpecError) or, when it is the same values reshaped, adapted."""
+    """Params checked against `module.init` on the inputs. When the module cannot initialise on them,
+    or the params have shapes no reading explains, a one-input spec is suspected first: a nearby spec
+    the params fit is named (InputSpecError) or, when it is the same values reshaped, adapted."""
     try:
-        expected = init(spec)
+        expected = init(inputs.tree())
     except Exception:  # the module cannot even initialise on this input
         expected = None
-    if expected is None or fixes.shapes_unfixable(variables, expected, collections=True):
+    if method and expected is not None and _covers(variables, expected):
+        # The method's own variables are all there; the others stay unused (left out of the export).
+        return fixes.prepare(variables, None, autofix=autofix, collections=True), None
+    if inputs.single and (expected is None or fixes.shapes_unfixable(variables, expected, collections=True)):
+        spec = inputs.specs[0]
         adapter = specs.resolve_misfit(
             spec,
             lambda c: _shapes_within(init(c), variables),
@@ -154,7 +188,15 @@ def _check_linen(
     return fixes.prepare(variables, expected, autofix=autofix, collections=True), None
 
 
-def _linen(module: nn.Module, variables: Any, apply_kwargs: dict, spec: Any, autofix: bool) -> ResolvedModel:
+def _linen_parameters(module: nn.Module, apply_kwargs: dict) -> list[str] | None:
+    method = apply_kwargs.get("method")
+    target = getattr(module, method) if isinstance(method, str) else method or module.__call__
+    return signatures.call_parameters(target, skip_first=not inspect.ismethod(target))
+
+
+def _linen(
+    module: nn.Module, variables: Any, apply_kwargs: dict, shape: _Shape, autofix: bool
+) -> ResolvedModel:
     name = type(module).__name__
     if variables is None:
         raise ModelInputError(
@@ -162,61 +204,119 @@ def _linen(module: nn.Module, variables: Any, apply_kwargs: dict, spec: Any, aut
             fix="call to_tensorflowjs(module, variables, ...) with the dict module.init returned",
         )
     variables = unfreeze(variables)  # bare params are fine too: the key check places them
-    spec = specs.as_spec(spec, f"{name} (flax_linen)")
-    prepared, adapter = _check_linen(variables, _linen_init(module, apply_kwargs), spec, autofix)
-    apply = lambda v, x: module.apply(v, x, **apply_kwargs)  # noqa: E731
+    inputs = shape.inputs(f"{name} (flax_linen)", _linen_parameters(module, apply_kwargs))
+    prepared, adapter = _check_linen(
+        variables, _linen_init(module, inputs, apply_kwargs), inputs, autofix, "method" in apply_kwargs
+    )
+    apply = inputs.wrap(lambda v, *a, **k: module.apply(v, *a, **k, **apply_kwargs))
     return ResolvedModel(
         apply=adapter.wrap(apply) if adapter else apply,
         params=prepared.params,
         name=name,
-        input_spec=spec,
+        input_spec=inputs.specs[0],
+        inputs=inputs,
         form="flax_linen",
         warnings=prepared.warnings,
         autofixes=prepared.autofixes,
     )
 
 
-def _nnx(module: nnx.Module, spec: Any, autofix: bool) -> ResolvedModel:
+def _nnx(module: nnx.Module, apply_kwargs: dict, shape: _Shape, autofix: bool) -> ResolvedModel:
     name = type(module).__name__
     module = nnx.clone(module)
     module.eval()  # inference: BatchNorm running averages, no dropout
     # RNG state (Dropout's keys) is no weight, and TF has no key dtype: keep it out of the params.
-    graphdef, rngs, state = nnx.split(module, nnx.RngState, ...)
+    # Plain arrays the module holds (not nnx Variables) are no parameters either: they stay concrete
+    # constants, so a model that reads them with numpy while tracing still works.
+    graphdef, rngs, state, plain = nnx.split(module, nnx.RngState, nnx.Variable, ...)
     prepared = fixes.prepare(state, None, autofix=autofix)
+    inputs = shape.inputs(f"{name} (flax_nnx)", signatures.call_parameters(module, skip_first=False))
+    call = lambda s, *a, **k: nnx.merge(graphdef, rngs, s, plain)(*a, **k, **apply_kwargs)  # noqa: E731
     return ResolvedModel(
-        apply=lambda s, x: nnx.merge(graphdef, rngs, s)(x),
+        apply=inputs.wrap(call),
         params=prepared.params,
         name=name,
-        input_spec=specs.as_spec(spec, f"{name} (flax_nnx)"),
+        input_spec=inputs.specs[0],
+        inputs=inputs,
         form="flax_nnx",
         warnings=prepared.warnings,
         autofixes=prepared.autofixes,
     )
 
 
-def _train_state(state: Any, apply_kwargs: dict, spec: Any, autofix: bool) -> ResolvedModel:
+def _train_state(state: Any, apply_kwargs: dict, shape: _Shape, autofix: bool) -> ResolvedModel:
     apply_fn, params = state.apply_fn, unfreeze(state.params)
     owner = getattr(apply_fn, "__self__", None)
     name = type(owner).__name__ if owner is not None else "train_state"
-    spec = specs.as_spec(spec, f"{name} (train_state)")
+    linen = isinstance(owner, nn.Module)
+    parameters = _linen_parameters(owner, apply_kwargs) if linen else None
+    inputs = shape.inputs(f"{name} (train_state)", parameters)
     adapter = None
-    if isinstance(owner, nn.Module):  # a linen TrainState keeps the bare params collection
-        prepared, adapter = _check_linen(params, _linen_init(owner, apply_kwargs), spec, autofix)
+    if linen:  # a linen TrainState keeps the bare params collection
+        init = _linen_init(owner, inputs, apply_kwargs)
+        prepared, adapter = _check_linen(params, init, inputs, autofix, "method" in apply_kwargs)
     else:
         prepared = fixes.prepare(params, None, autofix=autofix)
-    apply = lambda p, x: apply_fn(p, x, **apply_kwargs)  # noqa: E731
+    apply = inputs.wrap(lambda p, *a, **k: apply_fn(p, *a, **k, **apply_kwargs))
     return ResolvedModel(
         apply=adapter.wrap(apply) if adapter else apply,
         params=prepared.params,
         name=name,
-        input_spec=spec,
+        input_spec=inputs.specs[0],
+        inputs=inputs,
         form="train_state",
         warnings=prepared.warnings,
         autofixes=prepared.autofixes,
     )
 
 
-def _function(fn: Callable, params: Any, spec: Any, autofix: bool) -> ResolvedModel:
+def _is_hf_flax(model: Any) -> bool:
+    """A Hugging Face transformers Flax model (FlaxPreTrainedModel), recognised without importing
+    transformers: a linen `module`, a `config` and `params`, called as `model(..., params=...)`."""
+    return (
+        isinstance(getattr(model, "module", None), nn.Module) and hasattr(model, "config") and callable(model)
+    )
+
+
+# Hugging Face input names → the config field that bounds their values (masks are 0 or 1).
+_HF_INT_LIMITS = {
+    "input_ids": "vocab_size",
+    "decoder_input_ids": "vocab_size",
+    "token_type_ids": "type_vocab_size",
+    "position_ids": "max_position_embeddings",
+}
+
+
+def _hf_int_limits(config: Any, names: tuple[str, ...]) -> dict[str, int]:
+    limits = {name: 2 for name in names if name.endswith("attention_mask")}
+    for name, field_name in _HF_INT_LIMITS.items():
+        value = getattr(config, field_name, None)
+        if name in names and isinstance(value, int) and value > 0:
+            limits[name] = value
+    return limits
+
+
+def _hf_flax(model: Any, params: Any, apply_kwargs: dict, shape: _Shape, autofix: bool) -> ResolvedModel:
+    name = type(model).__name__
+    params = unfreeze(model.params if params is None else params)
+    prepared = fixes.prepare(params, None, autofix=autofix)
+    inputs = shape.inputs(f"{name} (hf_flax)", signatures.call_parameters(model.__call__, skip_first=False))
+    kwargs = {"train": False, **apply_kwargs}  # inference: no dropout
+    call = lambda p, *a, **k: model(*a, params=p, **k, **kwargs)  # noqa: E731
+    return ResolvedModel(
+        apply=inputs.wrap(call),
+        int_limits=_hf_int_limits(model.config, inputs.names),
+        params=prepared.params,
+        name=name,
+        input_spec=inputs.specs[0],
+        inputs=inputs,
+        form="hf_flax",
+        warnings=prepared.warnings,
+        autofixes=prepared.autofixes,
+    )
+
+
+def _function(fn: Callable, params: Any, shape: _Shape, autofix: bool) -> ResolvedModel:
     if params is None:
         raise ModelInputError(
             "a function was given without params",
@@ -224,15 +324,39 @@ def _function(fn: Callable, params: Any, spec: Any, autofix: bool) -> ResolvedMo
         )
     name = getattr(fn, "__name__", "model")
     prepared = fixes.prepare(unfreeze(params), None, autofix=autofix)
+    inputs = shape.inputs(f"{name} (function)", signatures.call_parameters(fn, skip_first=True))
     return ResolvedModel(
-        apply=fn,
+        apply=inputs.wrap(fn),
         params=prepared.params,
         name=name,
-        input_spec=specs.as_spec(spec, f"{name} (function)"),
+        input_spec=inputs.specs[0],
+        inputs=inputs,
         form="function",
         warnings=prepared.warnings,
         autofixes=prepared.autofixes,
     )
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What the caller said about the inputs; `inputs()` makes them once the model is known."""
+
+    spec: Any
+    names: Any = None
+    dynamic_batch: bool = True
+    dynamic_axes: dict | None = None
+    dim_constraints: tuple[str, ...] = ()
+
+    def inputs(self, where: str, parameters: list[str] | None) -> signatures.Inputs:
+        return signatures.inputs_of(
+            self.spec,
+            where=where,
+            parameters=parameters,
+            input_names=self.names,
+            dynamic_batch=self.dynamic_batch,
+            dynamic_axes=self.dynamic_axes,
+            dim_constraints=self.dim_constraints,
+        )
 
 
 def resolve(
@@ -242,11 +366,15 @@ def resolve(
     *,
     input_spec: Any = None,
     autofix: bool = True,
+    input_names: Any = None,
+    dynamic_batch: bool = True,
+    dynamic_axes: dict | None = None,
+    dim_constraints: Any = (),
 ) -> ResolvedModel:
-    """The model as (apply, params, input spec, …), params checked and, with `autofix`, fixed.
-
-    `input_spec` is required except for checkpoints (their metadata records it)."""
+    """The model as (apply(params, inputs), params, inputs, …), params checked and, with `autofix`,
+    fixed. `input_spec` is required except for checkpoints (their metadata records it)."""
     apply_kwargs = apply_kwargs or {}
+    shape = _Shape(input_spec, input_names, dynamic_batch, dynamic_axes, tuple(dim_constraints or ()))
     if isinstance(model, str | Path):
         if not Path(model).exists():
             raise ModelInputError(
@@ -254,16 +382,19 @@ def resolve(
                 fix="pass a checkpoint folder written by jobs/train (volumes/checkpoints/<model>[/<step>])",
                 path=model,
             )
-        return _from_checkpoint(Path(model), input_spec, autofix)
+        return _from_checkpoint(Path(model), shape, autofix)
     if isinstance(model, nn.Module):
-        return _linen(model, params, apply_kwargs, input_spec, autofix)
+        return _linen(model, params, apply_kwargs, shape, autofix)
     if isinstance(model, nnx.Module):
-        return _nnx(model, input_spec, autofix)
+        return _nnx(model, apply_kwargs, shape, autofix)
     if hasattr(model, "apply_fn") and hasattr(model, "params"):
-        return _train_state(model, apply_kwargs, input_spec, autofix)
+        return _train_state(model, apply_kwargs, shape, autofix)
+    if _is_hf_flax(model):
+        return _hf_flax(model, params, apply_kwargs, shape, autofix)
     if callable(model):
-        return _function(model, params, input_spec, autofix)
+        return _function(model, params, shape, autofix)
     raise ModelInputError(
         f"cannot convert a {type(model).__name__}",
-        fix="pass a checkpoint folder, a Flax linen Module with variables, an nnx Module, a TrainState, or fn(params, x) with params",
+        fix="pass a checkpoint folder, a Flax linen Module with variables, an nnx Module, a TrainState, a "
+        "Hugging Face Flax model, or fn(params, x) with params",
     )

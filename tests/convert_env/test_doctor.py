@@ -187,7 +187,7 @@ def test_damaged_exports_are_named_with_their_codes(healthy_export, tmp_path):
 
     wrong_golden = copy_of(healthy_export, tmp_path / "d")
     golden = json.loads((wrong_golden / "golden.json").read_text())
-    golden["outputs"][0][0] += 1.0
+    golden["outputs"][0]["values"][0] += 1.0
     (wrong_golden / "golden.json").write_text(json.dumps(golden))
     checks = by_check(doctor.examine(wrong_golden, golden=True)[1])
     assert checks["tfjs"].code == "J2T306" and "differs from golden.json" in checks["tfjs"].message
@@ -198,7 +198,7 @@ def _shift_golden_and_reseal(folder, shift):
     """golden.json's outputs moved by `shift`, with report.json's seal updated to match: only the
     threshold can tell."""
     golden = json.loads((folder / "golden.json").read_text())
-    golden["outputs"] = (np.asarray(golden["outputs"]) + shift).tolist()
+    golden["outputs"][0]["values"] = (np.asarray(golden["outputs"][0]["values"]) + shift).tolist()
     (folder / "golden.json").write_text(json.dumps(golden))
     report = json.loads((folder / "report.json").read_text())
     report[hashing.SEAL_KEY].update(hashing.file_seal(folder, ["golden.json"]))

@@ -118,7 +118,7 @@ def _edit_json(path, change) -> None:
 
 def _tamper_golden_output(volumes) -> None:
     def nudge(golden):
-        golden["outputs"][2][5] += 0.5  # one logit, as a hand edit would
+        golden["outputs"][0]["values"][25] += 0.5  # one logit, as a hand edit would
 
     _edit_json(volumes.exports / UINT8 / "golden.json", nudge)
 
@@ -143,7 +143,7 @@ def _unseal(folder) -> None:
 
 def _seal_deleted(folder) -> None:
     """Tampering that hides itself: golden.json changed, then the seal deleted from report.json."""
-    _edit_json(folder / "golden.json", lambda golden: golden["outputs"][0].__setitem__(0, 123.0))
+    _edit_json(folder / "golden.json", lambda golden: golden["outputs"][0]["values"].__setitem__(0, 123.0))
     _edit_json(folder / "report.json", lambda report: report.pop("sealed"))
 
 
@@ -177,8 +177,10 @@ def _another_models_golden_resealed(volumes) -> None:
     folder = volumes.exports / UINT8
     golden = json.loads((folder / "golden.json").read_text())
     model = get_model("flax_mlp")
-    inputs = np.asarray(golden["inputs"], np.float32).reshape(golden["input_shape"])
-    golden["outputs"] = np.asarray(model.apply(model.init(jax.random.key(7)), inputs)).tolist()
+    inputs = np.asarray(golden["inputs"][0]["values"], np.float32).reshape(golden["inputs"][0]["shape"])
+    golden["outputs"][0]["values"] = (
+        np.asarray(model.apply(model.init(jax.random.key(7)), inputs)).ravel().tolist()
+    )
     (folder / "golden.json").write_text(json.dumps(golden))
 
     def reseal(report):

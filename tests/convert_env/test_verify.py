@@ -106,15 +106,16 @@ def test_one_node_process_runs_many_exports_and_a_broken_one_is_an_outcome(expor
     broken.mkdir()
     (broken / "model.json").write_text("{}")
     runs = [
-        ExportRuns(exports / "flax_mlp" / "none", {"a": x, "b": x[:1]}, timed="a"),
-        ExportRuns(broken, {"a": x}),
-        ExportRuns(exports / "flax_mlp" / "float16", {"a": x}),
+        ExportRuns(exports / "flax_mlp" / "none", {"a": {"input": x}, "b": {"input": x[:1]}}, timed="a"),
+        ExportRuns(broken, {"a": {"input": x}}),
+        ExportRuns(exports / "flax_mlp" / "float16", {"a": {"input": x}}),
     ]
     first, failed, last = run_exports(runs, "cpu", timing_batches=(1,), repeats=2)
-    assert first.error is None and first.outputs["a"].shape == (3, 10) and first.timings["1"] > 0
-    np.testing.assert_array_equal(first.outputs["b"], first.outputs["a"][:1])
+    a = first.outputs["a"]["output"]
+    assert first.error is None and a.shape == (3, 10) and first.timings["1"] > 0
+    np.testing.assert_array_equal(first.outputs["b"]["output"], a[:1])
     assert failed.error and not failed.outputs
-    assert last.error is None and np.abs(last.outputs["a"] - first.outputs["a"]).max() < 0.05
+    assert last.error is None and np.abs(last.outputs["a"]["output"] - a).max() < 0.05
 
 
 def test_thresholds_per_quantization():
@@ -149,16 +150,28 @@ def test_golden_json_records_the_savedmodel_check_and_a_malformed_one_is_a_typed
     folder = plain_export / "digitnet" / "none"
     found = golden_file.read(folder)
     report = json.loads((folder / "report.json").read_text())
-    assert found.inputs.shape == (8, 28, 28, 1) and found.outputs.shape == (8, 10)
+    assert found.inputs["input"].shape == (8, 28, 28, 1) and found.outputs["output"].shape == (8, 10)
     # The report's absolute figure and golden.json's record come from the same Comparison.
     assert found.savedmodel["max_abs_diff"] == report["savedmodel_max_abs_diff"]
     assert 0 <= found.savedmodel_rel_err <= found.savedmodel["max_abs_diff"] < 1e-4
     raw = json.loads((folder / "golden.json").read_text())
-    nan = {**raw, "outputs": [[float("nan")] * 10, *raw["outputs"][1:]]}  # as exports once held
-    (folder / "golden.json").write_text(json.dumps(nan))
+    logits = {**raw["outputs"][0], "values": [float("nan")] * 10 + raw["outputs"][0]["values"][10:]}
+    (folder / "golden.json").write_text(json.dumps({**raw, "outputs": [logits]}))
     with pytest.raises(NonFiniteError, match=r"outputs hold NaN or inf \(10 of 80 values\)"):
         golden_file.read(folder)
-    raw["input_shape"] = [9, 28, 28, 1]  # one input more than golden.json holds
+    # Format 1 (one input, one output, nested lists), as exports before signatures hold it: still read.
+    x, y = found.inputs["input"], found.outputs["output"]
+    v1 = {"input_shape": list(x.shape), "inputs": x.tolist(), "outputs": y.tolist()}
+    (folder / "golden.json").write_text(json.dumps(v1))
+    legacy = golden_file.read(folder)
+    np.testing.assert_array_equal(legacy.inputs["input"], x)
+    np.testing.assert_array_equal(legacy.outputs["output"], y)
+    (folder / "golden.json").write_text(
+        json.dumps({**v1, "outputs": [[float("nan")] * 10, *v1["outputs"][1:]]})
+    )
+    with pytest.raises(NonFiniteError, match=r"outputs hold NaN or inf \(10 of 80 values\)"):
+        golden_file.read(folder)
+    raw["inputs"][0]["shape"] = [9, 28, 28, 1]  # one input more than golden.json holds
     (folder / "golden.json").write_text(json.dumps(raw))
     with pytest.raises(ExportError, match=r"golden\.json is malformed"):
         golden_file.read(folder)
@@ -171,14 +184,18 @@ def test_the_test_split_is_written_once_per_backend_run(tmp_path):
     split = np.zeros((5, 28, 28, 1), np.float32)
     runs = [
         ExportRuns(
-            tmp_path / "m" / q, {"golden": np.full((2, 28, 28, 1), i, np.float32), "test": split}, "test"
+            tmp_path / "m" / q,
+            {"golden": {"input": np.full((2, 28, 28, 1), i, np.float32)}, "test": {"input": split}},
+            "test",
         )
         for i, q in enumerate(("none", "uint8"))
     ]
     specs = _export_specs(runs, tmp_path)
-    test_inputs = [run["input"]["path"] for spec in specs for run in spec["runs"] if run["name"] == "test"]
+    test_inputs = [
+        run["inputs"][0]["path"] for spec in specs for run in spec["runs"] if run["name"] == "test"
+    ]
     golden_inputs = {
-        run["input"]["path"] for spec in specs for run in spec["runs"] if run["name"] == "golden"
+        run["inputs"][0]["path"] for spec in specs for run in spec["runs"] if run["name"] == "golden"
     }
     assert len(test_inputs) == 2 and len(set(test_inputs)) == 1 and len(golden_inputs) == 2
     assert len(list(tmp_path.glob("input-*.bin"))) == 3
@@ -193,7 +210,8 @@ def _fake_runner(tmp_path, monkeypatch, body):
 
 def test_a_node_process_dying_mid_batch_names_the_export_it_was_running(exports, tmp_path, monkeypatch):
     runs = [
-        ExportRuns(exports / "flax_mlp" / q, {"a": np.zeros((1, 28, 28, 1))}) for q in ("none", "float16")
+        ExportRuns(exports / "flax_mlp" / q, {"a": {"input": np.zeros((1, 28, 28, 1))}})
+        for q in ("none", "float16")
     ]
     _fake_runner(
         tmp_path,
@@ -227,7 +245,9 @@ def test_a_bad_backend_or_a_missing_tfjs_runtime_is_the_jobs_error_not_failed_ro
 def test_a_quantized_export_over_its_golden_limit_fails_verify(exports, mnist_dir):
     path = exports / "flax_mlp" / "float16" / "golden.json"
     golden = json.loads(path.read_text())
-    golden["outputs"][3][7] += 0.01  # relative error ≈ 1e-2: within none's view of uint8, over float16's 2e-3
+    golden["outputs"][0]["values"][37] += (
+        0.01  # row 3, logit 7: relative error ≈ 1e-2: within none's view of uint8, over float16's 2e-3
+    )
     path.write_text(json.dumps(golden))
     _reseal(path.parent)
     proc = verify(exports, mnist_dir, "--quantization=float16", "--samples=64")
@@ -311,7 +331,7 @@ def test_a_kept_savedmodel_gets_its_row_and_is_judged(plain_export, mnist_dir):
 def test_corrupted_golden_outputs_fail_verify_and_name_the_export(plain_export, mnist_dir):
     path = plain_export / "digitnet" / "none" / "golden.json"
     golden = json.loads(path.read_text())
-    golden["outputs"][3][7] += 0.01
+    golden["outputs"][0]["values"][37] += 0.01  # row 3, logit 7
     path.write_text(json.dumps(golden))
     proc = verify(plain_export, mnist_dir)
     assert proc.returncode == 4 and "FAILED: digitnet/none broke their thresholds" in proc.stderr
@@ -373,10 +393,10 @@ def test_int_and_bool_outputs_come_back_exact_from_every_runner(tmp_path, model,
     assert outputs.dtype == dtype and info["golden_max_abs_diff"] == 0
     np.testing.assert_array_equal(outputs, expected)
     (outcome,) = run_exports(
-        [ExportRuns(folder, {"a": x})], "cpu", timing_batches=(1,), repeats=1
+        [ExportRuns(folder, {"a": {"input": x}})], "cpu", timing_batches=(1,), repeats=1
     )  # verify's
-    assert outcome.outputs["a"].dtype == dtype
-    np.testing.assert_array_equal(outcome.outputs["a"], expected)
+    assert outcome.outputs["a"]["output"].dtype == dtype
+    np.testing.assert_array_equal(outcome.outputs["a"]["output"], expected)
 
 
 def test_node_temp_dirs_carry_the_pid_and_dead_owners_leftovers_are_removed(exports, tmp_path, monkeypatch):
@@ -416,7 +436,9 @@ def test_node_temp_dirs_carry_the_pid_and_dead_owners_leftovers_are_removed(expo
             folder.mkdir()
         run_in_tfjs(exports / "flax_mlp" / "none", np.zeros((1, 28, 28, 1), np.float32), "cpu", repeats=1)
         run_exports(
-            [ExportRuns(exports / "flax_mlp" / "none", {"a": np.zeros((1, 28, 28, 1))})], "cpu", repeats=1
+            [ExportRuns(exports / "flax_mlp" / "none", {"a": {"input": np.zeros((1, 28, 28, 1))}})],
+            "cpu",
+            repeats=1,
         )
         assert sorted(p.name for p in scratch.iterdir()) == sorted(folder.name for folder in kept)
     finally:

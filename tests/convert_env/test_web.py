@@ -200,6 +200,42 @@ def test_a_broken_export_is_named_and_the_page_stays_usable(site, tmp_path, brow
         wait_state(page, "ready")
 
 
+def test_a_two_input_export_self_checks_by_name_and_the_pad_leaves_it_alone(tmp_path, browser_page):
+    """An export with two named inputs (an int32 and a bool) and int/float outputs: the page feeds
+    golden.json by name (TF.js orders inputs alphabetically, so by position would swap them), checks
+    every output, and says the pad cannot feed it instead of predicting garbage."""
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(0)
+    params = {"emb": jnp.asarray(rng.standard_normal((8, 4)), jnp.float32)}
+
+    def tagger(p, ids, keep):
+        h = (p["emb"][ids] * keep[..., None]).sum(1)
+        return {"score": h, "label": jnp.argmax(h, -1)}
+
+    exports = tmp_path / "exports"
+    to_tensorflowjs(
+        tagger,
+        params,
+        input_spec=(jax.ShapeDtypeStruct((1, 5), jnp.int32), jax.ShapeDtypeStruct((1, 5), jnp.bool_)),
+        out_dir=exports / "tagger" / "none",
+        progress=False,
+    )
+    index = publish.rebuild(exports)
+    assert [t["name"] for t in index["exports"][0]["signature"]["inputs"]] == ["ids", "keep"]
+    with Server(exports) as url:
+        page = browser_page
+        page.goto(url + "/")
+        wait_state(page, "ready")
+        assert "vs JAX" in page.inner_text("#selfcheck")
+        diff = float(page.inner_text("#selfcheck").split("|Δ| ")[1].split(" ")[0])
+        assert diff < 1e-4
+        assert "only self-checks it against golden.json" in page.inner_text("#status")
+        assert "ids" in page.inner_text("#status") and "keep" in page.inner_text("#status")
+        # No samples.json here: its 404 is the one thing the browser may log.
+        assert [p for p in page.problems if not p.startswith("Failed to load resource")] == []
+
+
 def test_nginx_serves_the_right_types_and_headers(site):
     def head(path, gzip_ok=False):
         request = urllib.request.Request(

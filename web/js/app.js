@@ -51,7 +51,7 @@ function renderBars(probabilities) {
 }
 
 function predict() {
-  if (!classifier || !pixels) return;
+  if (!classifier || !pixels || !classifier.drawable) return;
   const { probabilities, best, ms } = classifier.predict(pixels);
   $('top').textContent = classifier.labels[best];
   $('time').textContent = ms.toFixed(1);
@@ -132,7 +132,11 @@ async function selectModel(index) {
     } catch {
       $('selfcheck').textContent = 'no golden.json';
     }
-    setStatus(`Ready: ${entry.model} (${entry.quantization}). Draw a digit or press "Sample digit".`);
+    if (classifier.drawable) {
+      setStatus(`Ready: ${entry.model} (${entry.quantization}). Draw a digit or press "Sample digit".`);
+    } else {
+      setStatus(`Loaded ${entry.model} (${entry.quantization}): it takes ${classifier.describeInputs()}, not one drawn 28×28 image, so the page only self-checks it against golden.json.`);
+    }
     document.body.dataset.state = 'ready';
     predict();
   } catch (err) {

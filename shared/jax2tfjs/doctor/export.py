@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from jax2tfjs import compare, hashing
+from jax2tfjs import compare, hashing, signature
 from jax2tfjs.doctor.findings import OK, WARNING, Finding, from_error
 from jax2tfjs.errors import ExportError, ExportIntegrityError, MissingTfjsOpError
 from jax2tfjs.export import golden as golden_file
@@ -92,8 +92,7 @@ def _check_golden(folder: Path, quantization: str, run: bool, backend: str) -> l
         golden = golden_file.read(folder)
     except ExportError as err:
         return [from_error("golden.json", err)]
-    shape = list(golden.inputs.shape)
-    findings = [Finding(OK, "golden.json", f"{shape[0]} inputs of {shape[1:]}")]
+    findings = [Finding(OK, "golden.json", f"{golden.rows} examples: {golden.describe()}")]
     if not run:
         return findings
     try:
@@ -103,9 +102,10 @@ def _check_golden(folder: Path, quantization: str, run: bool, backend: str) -> l
         )
     except ExportError as err:
         return [*findings, from_error("tfjs", err)]
-    # The same rule verify, the zoo and the corpus use (jax2tfjs.compare).
-    result = compare.compare(outputs, golden.outputs)
-    measured = f"max |Δ| {result.max_abs_diff:.2e}, relative error {result.rel_err:.2e}"
+    # The same rule verify, the zoo and the corpus use (jax2tfjs.compare), output by output.
+    result = compare.compare_named(outputs, golden.outputs)
+    worst = f" (worst output: {result.worst_output})" if result.worst_output else ""
+    measured = f"max |Δ| {result.max_abs_diff:.2e}, relative error {result.rel_err:.2e}{worst}"
     limit = compare.golden_limit(quantization)
     if not result.within(limit):
         err = ExportError(
@@ -171,6 +171,16 @@ def _check_seal(folder: Path) -> Finding:
     return Finding(OK, "seal", f"{len(report[hashing.SEAL_KEY])} files match the hashes report.json sealed")
 
 
+def _io(meta: dict[str, Any]) -> str:
+    """The export's inputs and outputs in a few words, from its signature."""
+    found = signature.from_metadata(meta)
+    if found is None:
+        return "no signature"
+    ins = ", ".join(f"{t.name} {t.shape} {t.dtype}" for t in found.inputs)
+    outs = ", ".join(t.name for t in found.outputs)
+    return f"inputs {ins}; outputs {outs}"
+
+
 def check_export(folder: Path, *, golden: bool = False, backend: str = "wasm") -> list[Finding]:
     seal = _check_seal(folder)
     try:
@@ -203,7 +213,7 @@ def check_export(folder: Path, *, golden: bool = False, backend: str = "wasm") -
             Finding(
                 OK,
                 "metadata",
-                f"model {meta.get('model')}, quantization {meta.get('quantization')}, input {meta.get('input', {}).get('shape')}{origin}{fixes}",
+                f"model {meta.get('model')}, quantization {meta.get('quantization')}, {_io(meta)}{origin}{fixes}",
             )
         )
     else:

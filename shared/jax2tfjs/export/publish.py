@@ -154,6 +154,8 @@ def _entry(folder: Path, root: Path) -> dict[str, Any] | None:
         "weight_bytes": report["weight_bytes"],
         "tfjs_compute_ops": report["tfjs_compute_ops"],
         "labels": report.get("labels"),
+        # Named inputs and outputs (jax2tfjs.signature); exports from before signatures have none.
+        "signature": report.get("signature") if isinstance(report.get("signature"), dict) else None,
         "step": provenance.get("step"),
         "jax_test_accuracy": metrics.get("test_accuracy"),
         "verified": None if verify is None else _verify_summary(verify),

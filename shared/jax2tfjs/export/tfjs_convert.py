@@ -138,15 +138,47 @@ def convert(saved_model: Path, out_dir: Path, quantization: str, metadata: dict[
             fix="see the op list in the message; report it if a jax2tfjs rule emitted the op",
         ) from err
     model_json = out_dir / "model.json"
-    topology = _canonical_model_json(model_json)
+    topology = _canonical_model_json(model_json, metadata.get("signature"))
     check_fused_activations(topology, model_json)
 
 
-def _canonical_model_json(model_json: Path) -> dict[str, Any]:
-    """Rewrite model.json with sorted keys: the converter writes each node's attributes in protobuf
-    map order, which differs between processes (measured: oneDNN on vs off, same graph), so the
-    same model gave different bytes. TF.js reads keys by name; lists keep their order."""
+def _identity_index(tensor_name: str) -> int:
+    """`Identity_3:0` → 3, `Identity:0` → 0: the position of a frozen function's output."""
+    node = tensor_name.split(":")[0]
+    suffix = node.rpartition("_")[2] if "_" in node else "0"
+    return int(suffix) if suffix.isdigit() else -1
+
+
+def _named_signature(content: dict[str, Any], signature: dict[str, Any], model_json: Path) -> None:
+    """Key model.json's signature by our input and output names. The tensorflowjs converter (4.22,
+    `_find_signature_def_name`) matches each tensor to a signature key by dtype and shape alone, so
+    two outputs of one shape (a GRU cell's carry and output) or two inputs of one shape fall back to
+    tensor names (`Identity_1:0`, `carry:0`), and TF.js could not feed or fetch them by name. Our
+    inputs' placeholders carry our names; our outputs are the frozen function's `Identity`,
+    `Identity_1`, … in the order TF flattens the output dict (sorted keys)."""
+    found = content.get("signature") or {}
+    inputs = {info["name"].split(":")[0]: info for info in (found.get("inputs") or {}).values()}
+    outputs = sorted((found.get("outputs") or {}).values(), key=lambda info: _identity_index(info["name"]))
+    want_in = sorted(t["name"] for t in signature["inputs"])
+    want_out = sorted(t["name"] for t in signature["outputs"])
+    if sorted(inputs) != want_in or len(outputs) != len(want_out):
+        raise ExportError(
+            f"the tensorflowjs converter wrote a signature with inputs {sorted(inputs)} and {len(outputs)} "
+            f"outputs; the model has inputs {want_in} and outputs {want_out}",
+            fix="a bug in jax2tfjs's signature handling; please report it with this message",
+            path=model_json.parent,
+        )
+    content["signature"] = {"inputs": inputs, "outputs": dict(zip(want_out, outputs, strict=True))}
+
+
+def _canonical_model_json(model_json: Path, signature: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Rewrite model.json with sorted keys (and, given our signature, its signature keyed by our
+    names): the converter writes each node's attributes in protobuf map order, which differs between
+    processes (measured: oneDNN on vs off, same graph), so the same model gave different bytes.
+    TF.js reads keys by name; lists keep their order."""
     content = json.loads(model_json.read_text())
+    if signature:
+        _named_signature(content, signature, model_json)
     model_json.write_text(json.dumps(content, sort_keys=True))
     return content["modelTopology"]
 

@@ -3,7 +3,12 @@
 Dense layers (`x @ W`, contracting x's last axis with W's first) become one MatMul, flattening
 leading axes around it when x has rank > 2. Anything else is transposed into
 [batch..., free..., contract] @ [batch..., contract, free...] and run as BatchMatMulV2; attention's
-non-leading batch dims, e.g. (((3,), (3,)), ((0, 2), (0, 2))), take that path.
+non-leading batch dims, e.g. (((3,), (3,)), ((0, 2), (0, 2))), take that path. A dot with no
+contracting dims (HF BERT's head mask, `einsum("...hqk,h->...hqk")`) is a broadcast Mul.
+
+Operands of different dtypes (that head mask is int32, the weights float32, with
+preferred_element_type=float32) are both cast to the output dtype first, as JAX's own CPU/GPU
+lowering does (`_handle_dot_precision`); TF's MatMul needs equal dtypes.
 """
 
 from __future__ import annotations
@@ -22,8 +27,22 @@ B = 3
 
 @rule(
     "dot_general",
-    tf_ops=("MatMul", "BatchMatMulV2", "Transpose", "Reshape", "Cast"),
-    limits="one contracting dim per side for the MatMul fast path; several are flattened together",
+    tf_ops=(
+        "MatMul",
+        "BatchMatMulV2",
+        "Mul",
+        "Transpose",
+        "Reshape",
+        "Cast",
+        "Shape",
+        "StridedSlice",
+        "Pack",
+    ),
+    limits=(
+        "one contracting dim per side for the MatMul fast path; several are flattened together; mixed "
+        "operand dtypes are cast to the output dtype; reshapes onto several symbolic dims (batch and "
+        "sequence) read them with Shape"
+    ),
     cases=[
         Case("dense", lambda x, w: x @ w, [Arg((B, 6)), Arg((6, 4), batched=False)]),
         Case("dense_3d", lambda x, w: x @ w, [Arg((B, 5, 6)), Arg((6, 4), batched=False)]),
@@ -58,6 +77,33 @@ B = 3
             lambda a, b: lax.dot_general(a, b, (((1,), (1,)), ((0,), (0,)))),
             [Arg((B, 5)), Arg((B, 5))],
         ),
+        Case(  # HF FlaxBert's head mask: an int32 vector times float32 weights, no contraction
+            "int_head_mask_times_float",
+            lambda w, m: jnp.einsum("...hqk,h->...hqk", w, m, preferred_element_type=jnp.float32),
+            [Arg((B, 2, 3, 4)), Arg((2,), "int32", "int", high=3, batched=False)],
+        ),
+        Case(
+            "float_times_int_contracting",
+            lambda x, w: lax.dot_general(x, w, (((1,), (0,)), ((), ()))),
+            [Arg((B, 4)), Arg((4, 3), "int32", "int", high=5, batched=False)],
+        ),
+        Case(
+            "int_times_float_batched",
+            lambda a, b: lax.dot_general(
+                a, b, (((2,), (1,)), ((0,), (0,))), preferred_element_type=jnp.float32
+            ),
+            [Arg((B, 3, 4), "int32", "int", high=5), Arg((B, 4, 2))],
+        ),
+        Case(  # (b, 4, b, 4) @ W: the output reshape has two symbolic dims, as (b, seq, n) in text models
+            "dense_two_symbolic_dims",
+            lambda x, w: lax.dot_general(x, x, (((), ()), ((), ()))) @ w,
+            [Arg((B, 4)), Arg((4, 3), batched=False)],
+        ),
+        Case(
+            "outer_product",
+            lambda a, b: lax.dot_general(a, b, (((), ()), ((0,), (0,)))),
+            [Arg((B, 3)), Arg((B, 2, 4))],
+        ),
     ],
 )
 def lower_dot_general(ctx, eqn, lhs, rhs):
@@ -65,6 +111,10 @@ def lower_dot_general(ctx, eqn, lhs, rhs):
     lhs_shape, rhs_shape = eqn.invars[0].aval.shape, eqn.invars[1].aval.shape
     l_rank, r_rank = len(lhs_shape), len(rhs_shape)
     out_type = eqn.outvars[0].aval.dtype
+    if lhs.dtype != rhs.dtype:
+        lhs, rhs = _as(ctx, lhs, out_type), _as(ctx, rhs, out_type)
+    if not lc:
+        return _as(ctx, _broadcast_product(ctx, lhs, rhs, eqn), out_type)
 
     # Fast path: x[..., K] @ W[K, N] (or W[N, K]) with no batch dims.
     if not lb and len(lc) == 1 and lc[0] == l_rank - 1 and r_rank == 2:
@@ -94,6 +144,27 @@ def lower_dot_general(ctx, eqn, lhs, rhs):
     if len(l_free) != 1 or len(r_free) != 1:
         out = tf.reshape(out, reshape_target(ctx, [*batch_dims, *l_free_dims, *r_free_dims]))
     return _as(ctx, out, out_type)
+
+
+def _broadcast_product(ctx, lhs, rhs, eqn):
+    """A dot with no contracting dims: out[batch, l_free, r_free] = lhs[batch, l_free] * rhs[batch,
+    r_free], one Mul with size-1 axes where the other side's free dims go (no BatchMatMul with k=1)."""
+    (_, _), (lb, rb) = eqn.params["dimension_numbers"]
+    lhs_shape, rhs_shape = eqn.invars[0].aval.shape, eqn.invars[1].aval.shape
+    l_free = [d for d in range(len(lhs_shape)) if d not in lb]
+    r_free = [d for d in range(len(rhs_shape)) if d not in rb]
+    batch = [lhs_shape[d] for d in lb]
+    lhs_t = transpose(lhs, [*lb, *l_free])
+    rhs_t = transpose(rhs, [*rb, *r_free])
+    if r_free:  # trailing size-1 axes for rhs's free dims
+        lhs_t = tf.reshape(
+            lhs_t, reshape_target(ctx, [*batch, *(lhs_shape[d] for d in l_free), *[1] * len(r_free)])
+        )
+    if l_free and batch:  # size-1 axes between rhs's batch and free dims (right alignment does the rest)
+        rhs_t = tf.reshape(
+            rhs_t, reshape_target(ctx, [*batch, *[1] * len(l_free), *(rhs_shape[d] for d in r_free)])
+        )
+    return lhs_t * rhs_t
 
 
 def _as(ctx, x, dtype):

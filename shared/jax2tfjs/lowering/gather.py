@@ -3,6 +3,13 @@
 JAX normalises negative indices with lt/add/select_n before the gather. PROMISE_IN_BOUNDS and
 CLIP map to GatherV2 (after a clip); FILL_OR_DROP also zeroes (or fills) rows whose index is out
 of range, as JAX does, since TF would raise and TF.js would read garbage.
+
+A gather with one start index and no index batch dims is a dynamic slice over any number of axes:
+slicing a constant with a symbolic size, as HF FlaxGPT2's causal mask `mask[:, :, :seq, :seq]`
+does under a symbolic sequence length, traces to one (start_index_map=(2, 3), slice sizes
+(1, 1, seq, seq)). It becomes Slice with the starts clamped so the slice fits, as XLA clamps.
+Measured: GPT-2 traces with a symbolic `seq` only when bounded (dim_constraints=["seq <= 64"], its
+n_positions); unbounded, JAX writes min(64, seq) and GPT-2's own broadcast of the mask fails.
 """
 
 from __future__ import annotations
@@ -47,10 +54,18 @@ def _to_jax_layout(rows, axis, index_dims, offset_dims):
         "SelectV2",
         "Transpose",
         "Reshape",
+        "Slice",  # one slice: a dynamic slice over several axes
+        "Pack",
+        "All",
+        "LessEqual",
+        "Mul",  # a symbolic clamp limit (dim - size): 64 - seq, 3 * b - 1
+        "AddV2",
+        "Shape",
     ),
     limits=(
         "whole-slice lookups along one axis (embeddings, `x[:, idx]`, nearest-neighbour resizing), "
-        "index dims anywhere in the output; other gathers raise"
+        "index dims anywhere in the output; one slice (a single start index) over any axes, sizes "
+        "symbolic too (`mask[:, :, :seq, :seq]`); other gathers raise"
     ),
     cases=[
         Case(
@@ -105,11 +120,28 @@ def _to_jax_layout(rows, axis, index_dims, offset_dims):
             lambda t, e: jnp.take(e, t, axis=0, mode="clip"),
             [Arg((B, 5), "int32", "int", high=10), Arg((7, 4), batched=False)],
         ),
+        Case(  # slices of symbolic size on two axes, as GPT-2 slices its causal mask to `seq`
+            "slice_two_axes_to_batch",
+            lambda x: _tile_square(x)[:, 1 : x.shape[0] + 2, 2 : x.shape[0] + 2],
+            [Arg((B, 4))],
+        ),
+        Case(
+            "one_slice_two_axes_clamped",
+            lambda x, i: _one_slice(x, i, mode="clip"),
+            [Arg((B, 5, 6)), Arg((2,), "int32", "int", high=9, batched=False)],
+        ),
+        Case(
+            "one_slice_fill",
+            lambda x, i: _one_slice(x, i - 1, mode="fill", fill_value=-2.0),
+            [Arg((B, 5, 6)), Arg((2,), "int32", "int", high=6, batched=False)],
+        ),
     ],
 )
 def lower_gather(ctx, eqn, operand, indices):
     dn, slice_sizes = eqn.params["dimension_numbers"], eqn.params["slice_sizes"]
     operand_shape = eqn.invars[0].aval.shape
+    if len(eqn.invars[1].aval.shape) == 1 and not dn.operand_batching_dims:
+        return _one_slice_gather(ctx, eqn, operand, indices)
     if len(dn.start_index_map) != 1 or dn.operand_batching_dims or dn.start_indices_batching_dims:
         raise NotImplementedError("only gathers indexing one axis are supported")
     (axis,) = dn.start_index_map
@@ -136,6 +168,42 @@ def lower_gather(ctx, eqn, operand, indices):
             fill = _default_fill(operand.dtype)
         rows = tf.where(valid, rows, tf.constant(fill, operand.dtype))
     return rows
+
+
+def _tile_square(x):
+    """(b, n) → (b, n*b, n*b): axes JAX can prove at least b + 2 long, so slicing them to b + 2 (a
+    symbolic limit, hence a gather) keeps sizes like b + 1; a constant axis would give min(6, b),
+    which ctx.dim cannot evaluate in TF yet (LoweringContext.dim has no min/max)."""
+    return jnp.tile(x[:, :, None] * x[:, None, :], (1, x.shape[0], x.shape[0]))
+
+
+def _one_slice(x, start, **mode):
+    """x[:, start[0]:start[0] + 2, start[1]:start[1] + 3] written as a one-slice gather (for this,
+    jnp emits dynamic_slice; only symbolic sizes make it a gather)."""
+    dn = lax.GatherDimensionNumbers(offset_dims=(0, 1, 2), collapsed_slice_dims=(), start_index_map=(1, 2))
+    return lax.gather(x, start, dn, slice_sizes=(x.shape[0], 2, 3), **mode)
+
+
+def _one_slice_gather(ctx, eqn, operand, indices):
+    """indices (k,) hold one start per axis of start_index_map: Slice, then drop collapsed axes."""
+    dn, sizes = eqn.params["dimension_numbers"], eqn.params["slice_sizes"]
+    operand_shape = eqn.invars[0].aval.shape
+    starts = tf.cast(indices, tf.int32)
+    # JAX clamps a start so the slice fits (XLA's gather semantics); FILL_OR_DROP instead fills the
+    # whole slice when any start is outside [0, dim - size].
+    upper = ctx.shape([operand_shape[a] - sizes[a] for a in dn.start_index_map])
+    clamped = tf.clip_by_value(starts, 0, upper)
+    position = {axis: i for i, axis in enumerate(dn.start_index_map)}
+    begin = tf.stack([clamped[position[a]] if a in position else 0 for a in range(len(operand_shape))])
+    out = tf.slice(operand, begin, ctx.shape(sizes))
+    if dn.collapsed_slice_dims:
+        out = tf.reshape(out, reshape_target(ctx, eqn.outvars[0].aval.shape))
+    if eqn.params["mode"] == lax.GatherScatterMode.FILL_OR_DROP:
+        valid = tf.reduce_all(tf.logical_and(starts >= 0, starts <= upper))
+        fill = eqn.params["fill_value"]
+        fill = _default_fill(operand.dtype) if fill is None else fill
+        out = tf.where(valid, out, tf.constant(fill, operand.dtype))
+    return out
 
 
 def _default_fill(dtype: tf.DType):

@@ -1,4 +1,5 @@
-"""Shape rules: reshape, broadcast, transpose, squeeze, concatenate, pad, slices, rev, iota, split.
+"""Shape rules: reshape, broadcast, tile, transpose, squeeze, concatenate, stack, pad, slices, rev, iota,
+split.
 
 Shapes may hold the symbolic batch dim `b`; `ctx.shape` turns them into a shape tensor, so the
 exported model keeps a dynamic batch. A reshape or broadcast of a rank-1 vector onto the last axis
@@ -117,6 +118,29 @@ def lower_broadcast_in_dim(ctx, eqn, x):
 
 
 @rule(
+    "tile",
+    tf_ops=("Tile", "Shape", "StridedSlice", "Pack"),
+    limits="repeats may be symbolic (the batch): `jnp.tile(cls, (x.shape[0], 1, 1))`",
+    cases=[
+        Case("tile_static", lambda x: jnp.tile(x, (1, 2, 3)), [Arg((B, 2, 3))]),
+        Case(  # HF FlaxCLIPVision's class embedding, repeated over the dynamic batch
+            "tile_onto_batch",
+            lambda x, c: jnp.concatenate([jnp.tile(c[None, None, :], (x.shape[0], 1, 1)), x], axis=1),
+            [Arg((B, 4, 5)), Arg((5,), batched=False)],
+        ),
+        Case(
+            "tile_batch_times",
+            lambda x: jnp.tile(x, (2, x.shape[0])),
+            [Arg((B, 3))],
+        ),
+        Case("tile_int", lambda x: jnp.tile(x, (2, 1)), [Arg((B, 3), "int32", "int")]),
+    ],
+)
+def lower_tile(ctx, eqn, x):
+    return tf.tile(x, ctx.shape(eqn.params["reps"]))
+
+
+@rule(
     "transpose",
     tf_ops=("Transpose",),
     cases=[Case("transpose", lambda x: jnp.transpose(x, (0, 2, 1)), [Arg((B, 4, 5))])],
@@ -143,6 +167,30 @@ def lower_squeeze(ctx, eqn, x):
 )
 def lower_concatenate(ctx, eqn, *xs):
     return tf.concat(xs, axis=eqn.params["dimension"])
+
+
+@rule(
+    "stack",
+    tf_ops=("Pack",),
+    cases=[  # jnp.stack is its own primitive in the pinned JAX (0.10), not concatenate of expand_dims
+        Case("stack", lambda a, b: jnp.stack([a, b * 2.0], axis=1), [Arg((B, 2, 3)), Arg((B, 2, 3))]),
+        Case("stack_last_int", lambda a: jnp.stack([a, a + 1, a], axis=-1), [Arg((B, 4), "int32", "int")]),
+    ],
+)
+def lower_stack(ctx, eqn, *xs):
+    return tf.stack(xs, axis=eqn.params["axis"])
+
+
+@rule(
+    "unstack",
+    tf_ops=("Unpack",),
+    cases=[
+        Case("unstack", lambda x: jnp.unstack(x, axis=1)[2] * 2.0, [Arg((B, 3, 4))]),
+        Case("unstack_batch_axis_kept", lambda x: sum(jnp.unstack(x, axis=-1)), [Arg((B, 5, 3))]),
+    ],
+)
+def lower_unstack(ctx, eqn, x):
+    return tf.unstack(x, axis=eqn.params["axis"])
 
 
 @rule(
@@ -226,7 +274,8 @@ def lower_rev(ctx, eqn, x):
 
 @rule(
     "iota",
-    tf_ops=("Range", "Cast", "Reshape", "BroadcastTo"),
+    tf_ops=("Range", "Cast", "Reshape", "BroadcastTo", "Shape", "StridedSlice", "Pack"),
+    limits="a symbolic length (the batch, a sequence) is read from the input with Shape",
     cases=[
         Case("iota", lambda x: x + jnp.arange(4, dtype=jnp.float32), [Arg((B, 4))]),
         Case(
@@ -234,6 +283,14 @@ def lower_rev(ctx, eqn, x):
             lambda x: x + lax.broadcasted_iota(jnp.float32, (3, 4), 1),
             [Arg((3, 4))],
             batched=False,
+        ),
+        Case(
+            "iota_batch_long", lambda x: x + jnp.arange(x.shape[0], dtype=jnp.float32)[:, None], [Arg((B, 4))]
+        ),
+        Case(
+            "iota_batch_2d",
+            lambda x: x * lax.broadcasted_iota(jnp.float32, (x.shape[0], 4), 0),
+            [Arg((B, 4))],
         ),
     ],
 )

@@ -1,7 +1,8 @@
-"""Trace a model with a symbolic batch and lower its jaxpr into a tf.Module ready to save.
+"""Trace a model with symbolic dims and lower its jaxpr into a tf.Module ready to save.
 
 Parameters become tf.Variables named by their pytree path (the tfjs converter freezes them into
-weights with those names); the input is the last argument of the traced function.
+weights with those names); the inputs follow them as the traced function's last arguments, and the
+serving function takes them by name and returns a dict of named outputs.
 """
 
 from __future__ import annotations
@@ -12,43 +13,67 @@ from typing import Any
 import jax
 import numpy as np
 import tensorflow as tf
-from jax import export
 
 from jax2tfjs.errors import Jax2TfjsError, ModelInputError
-from jax2tfjs.export.savedmodel import INPUT_NAME, OUTPUT_NAME
 from jax2tfjs.keypaths import key_path
 from jax2tfjs.lowering.context import LoweringContext
 from jax2tfjs.lowering.interpreter import lower_closed_jaxpr
 
+_MISSING_ARGUMENT = re.compile(r"missing (?:\d+ )?required (?:positional |keyword-only )?arguments?: (.+)$")
 
-def trace(apply: Any, params: Any, spec: jax.ShapeDtypeStruct, dynamic_batch: bool) -> Any:
-    """ClosedJaxpr of apply(params, x); the batch dim is the symbol `b` when dynamic."""
-    if dynamic_batch:
-        (b,) = export.symbolic_shape("b")
-        spec = jax.ShapeDtypeStruct((b, *spec.shape[1:]), spec.dtype)
+
+def _missing_argument(err: Exception) -> str | None:
+    """The argument names a TypeError says the model's call lacks ('rngs'), or None."""
+    found = _MISSING_ARGUMENT.search(str(err)) if isinstance(err, TypeError) else None
+    return found[1] if found else None
+
+
+def _trace_failed(err: Exception, inputs: Any) -> ModelInputError:
+    """A trace failure in the user's terms: a missing argument, a dim the model computes with, or
+    an input that does not fit."""
+    missing = _missing_argument(err)
+    described = inputs.describe()
+    if missing:
+        return ModelInputError(
+            f"the model's call lacks the argument {missing} (called with the inputs {described})",
+            fix=(
+                f"if {missing} is an input, add it to input_spec (a tuple in call order, or a dict keyed by "
+                f"argument name); if it is a setting, pass it in apply_kwargs, e.g. apply_kwargs="
+                f"{{{missing.split(',')[0].strip()}: None}}"
+            ),
+        )
+    text = str(err)
+    symbols = [s for s in inputs.symbols if re.search(rf"\b{re.escape(s)}\b", text)]
+    if re.search(r"\b(?:min|max)\(", text) and symbols:
+        return ModelInputError(
+            f"tracing the model on inputs {described} failed: {type(err).__name__}: {text[:400]}",
+            fix=(
+                f"JAX cannot bound the dynamic dim {symbols[-1]} (the min/max in the message): state its range "
+                f"with dim_constraints, e.g. dim_constraints=['{symbols[-1]} <= 64'] for a model of 64 positions"
+            ),
+        )
+    symbolic = "Inconclusive" in type(err).__name__ or "symbolic" in text.lower()
+    return ModelInputError(
+        f"tracing the model on inputs {described} failed: {type(err).__name__}: {str(err)[:400]}",
+        fix=(
+            "the model computes with a dynamic dim (e.g. x.shape[0] // 2): pass dynamic_batch=False to export "
+            "a fixed batch, or state the dims with dynamic_axes"
+            if symbolic
+            else "check input_spec (shapes, batch first, dtypes; several inputs as a tuple in call order or a "
+            "dict by argument name) and that params match the model (the keys and shapes model.init returns)"
+        ),
+    )
+
+
+def trace(apply: Any, params: Any, inputs: Any) -> tuple[Any, Any]:
+    """(ClosedJaxpr, output pytree of shapes) of apply(params, inputs); dynamic dims are symbols
+    (`inputs`: prepare.signatures.Inputs)."""
     try:
-        closed = jax.make_jaxpr(apply)(params, spec)
+        return jax.make_jaxpr(apply, return_shape=True)(params, inputs.symbolic())
     except Jax2TfjsError:
         raise
     except Exception as err:  # the user's code failed under tracing: say so in their terms
-        symbolic = "Inconclusive" in type(err).__name__ or "symbolic" in str(err).lower()
-        raise ModelInputError(
-            f"tracing the model on an input of shape {tuple(str(d) for d in spec.shape)} {spec.dtype} failed: "
-            f"{type(err).__name__}: {str(err)[:400]}",
-            fix=(
-                "the model computes with the batch size (e.g. x.shape[0] // 2); pass dynamic_batch=False "
-                "to export a fixed batch"
-                if symbolic
-                else "check input_spec (shape with the batch first, dtype) and that params match the model "
-                "(same keys and shapes as model.init returns)"
-            ),
-        ) from err
-    if len(closed.out_avals) != 1:
-        raise ModelInputError(
-            f"the model returns {len(closed.out_avals)} arrays; an export has exactly one output",
-            fix="return one array (e.g. the logits), or export each output with its own function",
-        )
-    return closed
+        raise _trace_failed(err, inputs) from err
 
 
 def weight_names(params: Any) -> list[str]:
@@ -58,25 +83,45 @@ def weight_names(params: Any) -> list[str]:
     return names
 
 
-class ExportModule(tf.Module):
-    """Holds the weights as variables and the lowered `serve` function."""
+def used_inputs(closed: Any) -> list[bool]:
+    """Which of the jaxpr's inputs any equation or output reads: parameters a model never uses (the
+    decoder of an autoencoder exported with method='encode') are left out of the export."""
+    read = {id(v) for eqn in closed.jaxpr.eqns for v in eqn.invars}
+    read |= {id(v) for v in closed.jaxpr.outvars}
+    return [id(v) in read for v in closed.jaxpr.invars]
 
-    def __init__(self, closed: Any, params: Any, spec: jax.ShapeDtypeStruct, dynamic_batch: bool):
+
+class ExportModule(tf.Module):
+    """Holds the weights as variables and the lowered `serve` function: named inputs (the TF.js
+    dtypes of the model's own) in, a dict of named outputs out."""
+
+    def __init__(self, closed: Any, params: Any, inputs: Any, output_names: list[str]):
         super().__init__(name="jax2tfjs")
         self.ctx = LoweringContext()
         leaves = jax.tree.leaves(params)
+        kept = used_inputs(closed)[: len(leaves)]
+        self.unused_params = [name for name, keep in zip(weight_names(params), kept, strict=True) if not keep]
         self.weights = [
             tf.Variable(np.asarray(leaf), name=name, trainable=False)
-            for leaf, name in zip(leaves, weight_names(params), strict=True)
+            for leaf, name, keep in zip(leaves, weight_names(params), kept, strict=True)
+            if keep
         ]
-        shape = [None if dynamic_batch else spec.shape[0], *spec.shape[1:]]
-        signature = [tf.TensorSpec(shape, self.ctx.tf_dtype(spec.dtype), name=INPUT_NAME)]
+        self.signature = [
+            tf.TensorSpec(
+                [d if isinstance(d, int) else None for d in dims], self.ctx.tf_dtype(spec.dtype), name=name
+            )
+            for spec, dims, name in zip(inputs.specs, inputs.dims, inputs.names, strict=True)
+        ]
+        self.input_names = list(inputs.names)
+        self.output_names = list(output_names)
 
-        def serve(x):
-            (output,) = lower_closed_jaxpr(self.ctx, closed, [*(w.read_value() for w in self.weights), x])
-            return {OUTPUT_NAME: output}
+        def serve(*tensors):
+            weights = iter(self.weights)
+            params = [next(weights).read_value() if keep else None for keep in kept]
+            outputs = lower_closed_jaxpr(self.ctx, closed, [*params, *tensors])
+            return dict(zip(self.output_names, outputs, strict=True))
 
-        self.serve = tf.function(serve, input_signature=signature, autograph=False)
+        self.serve = tf.function(serve, input_signature=self.signature, autograph=False)
         self.concrete = self.serve.get_concrete_function()
 
     def op_types(self) -> list[str]:

@@ -1,6 +1,17 @@
-// What every Node runner of a jax2tfjs export needs: load a graph model from disk, feed it raw
-// float32 inputs in its own dtype, return outputs in theirs, and time predictions. Imported by run_graph_model.mjs and
-// verify_exports.mjs.
+// What every Node runner of a jax2tfjs export needs: load a graph model from disk, feed it its named
+// inputs from raw files, write its named outputs to raw files in their own dtype, and time
+// predictions. Imported by run_graph_model.mjs and verify_exports.mjs.
+//
+// Names. An export's input and output names are the keys of model.json's `signature` (written by the
+// tensorflowjs converter from the SavedModel's serving signature: key -> {name: "ids:0", dtype,
+// tensorShape}); one-input one-output exports have `input` and `output`. Measured on tfjs 4.22:
+// `model.execute(feeds, outputs)` takes signature keys for both (the executor maps them to node
+// names, and node names such as "ids:0" or "Identity_1:0" work too); `model.inputs` / `model.outputs`
+// carry NODE names ("ids", "Identity_1"; outputs without shape or dtype), and `model.inputNodes` /
+// `model.outputNodes` the signature keys. Every list (signature, inputs, outputs, predict's array) is
+// in alphabetical order of names, not in the model's argument order: so inputs are fed and outputs
+// fetched by name, never by position. execute names neither a missing input the requested outputs do
+// not need nor a misspelt one clearly, so checkInputNames says which inputs the export has.
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -53,30 +64,121 @@ export function loadGraphModel(modelDir) {
   return tf.loadGraphModel(fileHandler(modelDir));
 }
 
-// Inputs cross as raw little-endian float32; a graph model refuses any dtype but its input's own
-// (an int32 token model would throw), so cast to it. int32 values up to 2**24 survive float32.
-export function readModelInput(model, file, shape) {
-  const bytes = fs.readFileSync(file);
-  const values = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4).slice();
-  return tf.tensor(values, shape, model.inputs[0].dtype || 'float32');
+// A node name without its ":0" output index.
+const nodeName = (tensorName) => tensorName.replace(/:\d+$/, '');
+
+// The export's inputs: [{name, dtype, shape}], name being the signature key and dtype and shape the
+// placeholder's (shape -1 where a dim is dynamic, undefined where TF.js knows none). A model.json
+// without a signature (none of ours) falls back to the placeholders' node names.
+export function exportInputs(model) {
+  const placeholders = Object.fromEntries(model.inputs.map((input) => [input.name, input]));
+  const signature = model.modelSignature?.inputs;
+  if (!signature) return model.inputs.map(({ name, dtype, shape }) => ({ name, dtype, shape }));
+  return Object.entries(signature).map(([name, info]) => {
+    const placeholder = placeholders[nodeName(info.name)] || {};
+    return { name, dtype: placeholder.dtype, shape: placeholder.shape };
+  });
 }
 
-// Each output dtype crosses as its own raw little-endian array (TF.js keeps bools as bytes): reading
-// an int32 or bool buffer as float32 would turn class indices into garbage.
-const OUTPUT_ARRAYS = { float32: Float32Array, int32: Int32Array, bool: Uint8Array };
+export function exportOutputNames(model) {
+  return model.modelSignature?.outputs ? Object.keys(model.modelSignature.outputs) : model.outputNodes;
+}
 
-// Writes the outputs in their own dtype and returns {shape, dtype}.
-export async function predictToFile(model, input, file) {
-  const output = tf.tidy(() => model.predict(input));
+// A missing or unknown name is an error that lists the export's inputs.
+export function checkInputNames(model, names) {
+  const wanted = exportInputs(model).map((input) => input.name);
+  const missing = wanted.filter((name) => !names.includes(name));
+  const unknown = names.filter((name) => !wanted.includes(name));
+  const duplicated = names.filter((name, i) => names.indexOf(name) !== i);
+  if (!missing.length && !unknown.length && !duplicated.length) return;
+  const problems = [
+    missing.length && `missing ${missing.join(', ')}`,
+    unknown.length && `unknown ${unknown.join(', ')}`,
+    duplicated.length && `given twice ${duplicated.join(', ')}`,
+  ].filter(Boolean);
+  throw new Error(`inputs ${problems.join('; ')}: the export's inputs are ${wanted.join(', ')}`);
+}
+
+// The raw little-endian array each dtype crosses as, both ways (TF.js keeps bools as one byte each):
+// reading an int32 or bool buffer as float32 would turn class indices into garbage.
+const RAW_ARRAYS = { float32: Float32Array, int32: Int32Array, bool: Uint8Array };
+
+function rawArrayKind(dtype, what) {
+  const Kind = RAW_ARRAYS[dtype];
+  if (!Kind) throw new Error(`${what} is ${dtype}; the runners read and write ${Object.keys(RAW_ARRAYS).join(', ')}`);
+  return Kind;
+}
+
+// A graph model refuses any dtype but its placeholder's own, so a feed of another dtype is cast.
+function castTo(tensor, dtype) {
+  if (!dtype || tensor.dtype === dtype) return tensor;
+  const cast = tf.cast(tensor, dtype);
+  tensor.dispose();
+  return cast;
+}
+
+// Feeds from JS values: {name: {values (flat, numbers or booleans), shape, dtype}}. Tensors keyed
+// by input name, in the export's dtypes; the caller disposes them (disposeFeeds).
+export function feedsFromValues(model, named) {
+  checkInputNames(model, Object.keys(named));
+  const feeds = {};
+  for (const input of exportInputs(model)) {
+    const { values, shape, dtype } = named[input.name];
+    feeds[input.name] = castTo(tf.tensor(values, shape, dtype), input.dtype);
+  }
+  return feeds;
+}
+
+// Feeds from the request's [{name, path, shape, dtype}]: each file is raw little-endian in its dtype.
+export function readFeeds(model, specs) {
+  checkInputNames(model, specs.map((spec) => spec.name));
+  const named = {};
+  for (const spec of specs) {
+    const Kind = rawArrayKind(spec.dtype, `input ${spec.name}`);
+    const bytes = fs.readFileSync(spec.path);
+    const count = spec.shape.reduce((a, b) => a * b, 1);
+    const needed = count * Kind.BYTES_PER_ELEMENT;
+    if (bytes.byteLength !== needed) {
+      throw new Error(`input ${spec.name}: ${spec.path} holds ${bytes.byteLength} bytes; [${spec.shape}] ${spec.dtype} needs ${needed}`);
+    }
+    // Copied out: a Buffer's offset in its pool need not suit the typed array's alignment.
+    const values = new Kind(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    named[spec.name] = { values, shape: spec.shape, dtype: spec.dtype };
+  }
+  return feedsFromValues(model, named);
+}
+
+export function disposeFeeds(feeds) {
+  for (const tensor of Object.values(feeds)) tensor.dispose();
+}
+
+// All of the export's outputs for `feeds`, as [{name, tensor}] in exportOutputNames's order. execute
+// returns one tensor, not an array, when one output is asked for.
+export function runModel(model, feeds) {
+  const names = exportOutputNames(model);
+  const result = model.execute(feeds, names);
+  const tensors = Array.isArray(result) ? result : [result];
+  return names.map((name, i) => ({ name, tensor: tensors[i] }));
+}
+
+// Writes each output raw in its own dtype to outputDir/output-<i>.bin (names may hold any character)
+// and returns [{name, shape, dtype, file}].
+export async function predictToFiles(model, feeds, outputDir) {
+  fs.mkdirSync(outputDir, { recursive: true });
+  const outputs = runModel(model, feeds);
   try {
-    const Kind = OUTPUT_ARRAYS[output.dtype];
-    if (!Kind) throw new Error(`the model's output is ${output.dtype}; the runner returns float32, int32 or bool`);
-    const data = await output.data();
-    const values = data instanceof Kind ? data : Kind.from(data);
-    fs.writeFileSync(file, Buffer.from(values.buffer, values.byteOffset, values.byteLength));
-    return { shape: output.shape, dtype: output.dtype };
+    const written = [];
+    for (const [i, { name, tensor }] of outputs.entries()) {
+      const Kind = rawArrayKind(tensor.dtype, `the model's output ${name}`);
+      const data = await tensor.data();
+      const values = data instanceof Kind ? data : Kind.from(data);
+      const file = `output-${i}.bin`;
+      fs.writeFileSync(path.join(outputDir, file), Buffer.from(values.buffer, values.byteOffset, values.byteLength));
+      written.push({ name, shape: tensor.shape, dtype: tensor.dtype, file });
+    }
+    return written;
   } finally {
-    output.dispose();
+    for (const { tensor } of outputs) tensor.dispose();
   }
 }
 
@@ -86,22 +188,49 @@ function median(values) {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-// Median ms of `repeats` predictions on the first `batch` rows of `input`, per batch size; a batch
-// larger than the input is skipped.
-export function timePredictions(model, input, batches, warmup, repeats) {
+// Which feeds a batch size slices: those of rank >= 1 whose first dim the export declares dynamic
+// (-1, or no shape known). A static first dim is not a batch (a static-batch model refuses fewer
+// rows), nor is a rank-0 input (fed whole).
+function batchedInputNames(model, feeds) {
+  const declared = Object.fromEntries(exportInputs(model).map((input) => [input.name, input.shape]));
+  return Object.keys(feeds).filter((name) => feeds[name].rank >= 1 && !(declared[name]?.[0] >= 0));
+}
+
+function timeFeeds(model, feeds, warmup, repeats) {
+  const predictAll = () => tf.tidy(() => runModel(model, feeds).forEach(({ tensor }) => tensor.dataSync()));
+  for (let i = 0; i < warmup; i++) predictAll();
+  const times = [];
+  for (let i = 0; i < repeats; i++) {
+    const start = performance.now();
+    predictAll();
+    times.push(performance.now() - start);
+  }
+  return median(times);
+}
+
+// Median ms of `repeats` predictions (all outputs read back) per batch size, the batched inputs
+// sliced to their first `batch` rows and the others fed whole; a batch larger than the rows fed is
+// skipped. An export with no batched input (static shapes, scalars only) runs as fed, timed only
+// under the batch size equal to its first input's rows (1 for scalars only).
+export function timePredictions(model, feeds, batches, warmup, repeats) {
   const timings = {};
+  const batched = batchedInputNames(model, feeds);
+  if (!batched.length) {
+    const ranked = Object.values(feeds).find((tensor) => tensor.rank >= 1);
+    const rows = ranked ? ranked.shape[0] : 1;
+    if (batches.includes(rows)) timings[rows] = timeFeeds(model, feeds, warmup, repeats);
+    return timings;
+  }
+  const rows = Math.min(...batched.map((name) => feeds[name].shape[0]));
   for (const batch of batches) {
-    if (batch > input.shape[0]) continue;
-    const slice = tf.tidy(() => input.slice(0, batch));
-    for (let i = 0; i < warmup; i++) tf.tidy(() => model.predict(slice).dataSync());
-    const times = [];
-    for (let i = 0; i < repeats; i++) {
-      const start = performance.now();
-      tf.tidy(() => model.predict(slice).dataSync());
-      times.push(performance.now() - start);
+    if (batch > rows) continue;
+    const sliced = { ...feeds };
+    for (const name of batched) sliced[name] = feeds[name].slice(0, batch);
+    try {
+      timings[batch] = timeFeeds(model, sliced, warmup, repeats);
+    } finally {
+      for (const name of batched) sliced[name].dispose();
     }
-    timings[batch] = median(times);
-    slice.dispose();
   }
   return timings;
 }

@@ -2,13 +2,16 @@
 // costs about as much as checking a small export, so one process serves the whole job.
 // Usage: node verify_exports.mjs request.json
 // request: {backend, node_runtime, warmup, repeats, timing_batches: [1, 32],
-//           exports: [{model_dir, runs: [{name, input: {path, shape}, output_path}], timed_run}]}
-// Prints one JSON line: {backend, tfjs_version, exports: [{model_dir, load_ms, runs: {name:
-// {output_shape, output_dtype}}, timings} or {model_dir, error}]}; outputs are written raw in their dtype. A broken export is an entry with its error,
-// never the end of the process. Before each export it prints "verify: starting N model_dir" on
-// stderr, so when Node itself dies (a wasm abort, out of memory) the caller can name the export.
+//           exports: [{model_dir, runs: [{name, inputs: [{name, path, shape, dtype}], output_dir}],
+//                      timed_run}]}
+// Inputs and outputs cross as in run_graph_model.mjs: by the export's signature names, raw in their
+// dtype. Prints one JSON line: {backend, tfjs_version, exports: [{model_dir, load_ms, runs: {run_name:
+// {outputs: [{name, shape, dtype, file}]}}, timings} or {model_dir, error}]}, each output written to
+// its run's output_dir/<file>. A broken export is an entry with its error, never the end of the
+// process. Before each export it prints "verify: starting N model_dir" on stderr, so when Node itself
+// dies (a wasm abort, out of memory) the caller can name the export.
 import fs from 'node:fs';
-import { loadGraphModel, predictToFile, readModelInput, startTfjs, tf, timePredictions } from './graph_model_io.mjs';
+import { disposeFeeds, loadGraphModel, predictToFiles, readFeeds, startTfjs, tf, timePredictions } from './graph_model_io.mjs';
 
 async function runExport(spec, request) {
   const loadStart = performance.now();
@@ -16,15 +19,14 @@ async function runExport(spec, request) {
   const result = { model_dir: spec.model_dir, load_ms: performance.now() - loadStart, runs: {}, timings: {} };
   try {
     for (const run of spec.runs) {
-      const input = readModelInput(model, run.input.path, run.input.shape);
+      const feeds = readFeeds(model, run.inputs);
       try {
-        const output = await predictToFile(model, input, run.output_path);
-        result.runs[run.name] = { output_shape: output.shape, output_dtype: output.dtype };
+        result.runs[run.name] = { outputs: await predictToFiles(model, feeds, run.output_dir) };
         if (run.name === spec.timed_run) {
-          result.timings = timePredictions(model, input, request.timing_batches || [], request.warmup ?? 3, request.repeats ?? 10);
+          result.timings = timePredictions(model, feeds, request.timing_batches || [], request.warmup ?? 3, request.repeats ?? 10);
         }
       } finally {
-        input.dispose();
+        disposeFeeds(feeds);
       }
     }
   } finally {

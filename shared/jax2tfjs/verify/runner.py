@@ -22,11 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from jax2tfjs import compare, hashing, tfjs_runtime
+from jax2tfjs import compare, hashing, signature, tfjs_runtime
 from jax2tfjs.errors import ExportError, Jax2TfjsError
 from jax2tfjs.export import golden as golden_file
 from jax2tfjs.export import publish
 from jax2tfjs.export.tfjs_convert import download_bytes
+from jax2tfjs.signature import LEGACY_INPUT, Signature
 from jax2tfjs.verify.tfjs_batch import ExportOutcome, ExportRuns, run_exports
 from jax2tfjs.verify.thresholds import Thresholds
 
@@ -57,7 +58,13 @@ class ExportInfo:
     model: str
     quantization: str
     provenance: dict[str, Any]
-    input_shape: list[int | None] | None
+    signature: Signature | None
+
+    @property
+    def input_shape(self) -> list[int | None] | None:
+        """The shape of a one-input export's input (an image classifier's); None with several."""
+        only = self.signature.only_input if self.signature else None
+        return only.shape if only else None
 
     @property
     def checkpoint(self) -> str | None:
@@ -84,7 +91,7 @@ def read_export(folder: Path) -> ExportInfo:
         model=meta.get("model") or report.get("model") or folder.parent.name,
         quantization=meta.get("quantization") or report.get("quantization") or folder.name,
         provenance=meta.get("source") or report.get("provenance") or {},
-        input_shape=(meta.get("input") or report.get("input_spec") or {}).get("shape"),
+        signature=signature.from_metadata(meta) or signature.from_metadata(report),
     )
 
 
@@ -108,6 +115,8 @@ def _test_plan(info: ExportInfo, split: TestSplit | None) -> str | None:
         return "not from a checkpoint: golden.json only"
     if split is None:
         return "no test data: golden.json only"
+    if info.signature is not None and info.signature.only_input is None:
+        return f"the export takes {len(info.signature.inputs)} inputs; test images feed one: golden.json only"
     if info.input_shape is not None and list(info.input_shape[1:]) != list(split.images.shape[1:]):
         return f"test images {list(split.images.shape[1:])} do not fit the input {info.input_shape}"
     return None
@@ -123,16 +132,17 @@ def _recorded_accuracy(info: ExportInfo, split: TestSplit) -> float | None:
 
 
 def _backend_result(
-    outcome: ExportOutcome, golden_y: np.ndarray, labels: np.ndarray | None
+    outcome: ExportOutcome, golden_y: dict[str, np.ndarray], labels: np.ndarray | None
 ) -> dict[str, Any]:
     if outcome.error is not None:
         return {"error": f"TF.js could not run the model: {outcome.error}"}
-    result = compare.compare(outcome.outputs[GOLDEN], golden_y).to_dict()
+    result = compare.compare_named(outcome.outputs[GOLDEN], golden_y).to_dict()
     result["load_ms"] = outcome.load_ms
     result["infer_ms_batch1"] = outcome.timings.get("1")
     result["infer_ms_batch32"] = outcome.timings.get("32")  # None with < 32 inputs
     if TEST in outcome.outputs and labels is not None:
-        result["accuracy"] = compare.accuracy(outcome.outputs[TEST], labels)
+        (logits,) = outcome.outputs[TEST].values()  # a classifier from a checkpoint: one output
+        result["accuracy"] = compare.accuracy(logits, labels)
     return result
 
 
@@ -169,12 +179,13 @@ def _reference_accuracy(
             result["accuracy_drop_points"] = compare.drop_points(baseline, result["accuracy"])
 
 
-def _savedmodel_row(folder: Path, golden_x: np.ndarray, golden_y: np.ndarray) -> dict[str, Any]:
+def _savedmodel_row(folder: Path, golden: golden_file.Golden) -> dict[str, Any]:
     # Imported here, not at the top: TensorFlow takes seconds to import and only exports that kept
     # their SavedModel need it.
     from jax2tfjs.export import savedmodel
 
-    return compare.compare(savedmodel.run_saved(folder / SAVED_MODEL_DIR, golden_x), golden_y).to_dict()
+    outputs = savedmodel.run_saved(folder / SAVED_MODEL_DIR, golden.inputs)
+    return compare.compare_named(outputs, golden.outputs).to_dict()
 
 
 def _row(folder: Path, model: str, quantization: str) -> dict[str, Any]:
@@ -210,11 +221,11 @@ def _plan(folder: Path, split: TestSplit | None) -> _Planned:
     row = _row(folder, info.model, info.quantization)
     if unsealed:
         row["notes"].append(unsealed)
-    row.update(checkpoint=info.checkpoint, bytes=_sizes(folder), golden_inputs=len(golden.inputs), tfjs={})
+    row.update(checkpoint=info.checkpoint, bytes=_sizes(folder), golden_inputs=golden.rows, tfjs={})
     inputs = {GOLDEN: golden.inputs}
     skipped = _test_plan(info, split)
     if skipped is None:
-        inputs[TEST] = split.images
+        inputs[TEST] = {info.signature.inputs[0].name if info.signature else LEGACY_INPUT: split.images}
         row["samples"] = len(split.labels)
     else:
         row["notes"].append(skipped)
@@ -227,7 +238,7 @@ def _judge(plan: _Planned, split: TestSplit | None, thresholds: Thresholds, rows
         _reference_accuracy(row, info, split, rows)
     if (info.folder / SAVED_MODEL_DIR).is_dir():
         try:
-            row["savedmodel"] = _savedmodel_row(info.folder, plan.golden.inputs, plan.golden.outputs)
+            row["savedmodel"] = _savedmodel_row(info.folder, plan.golden)
         except Exception as err:  # TensorFlow's own errors have no common base worth naming
             row["failures"].append(f"SavedModel could not run: {type(err).__name__}: {str(err)[:300]}")
         else:

@@ -22,8 +22,9 @@ from jax2tfjs.tfjs_runtime import (
     NodeScriptFailed,
     check_setup,
     node_temp_dir,
-    read_output,
+    read_outputs,
     run_node_script,
+    write_input,
 )
 
 RUNNER = NODE_DIR / "verify_exports.mjs"
@@ -35,49 +36,56 @@ _STARTING = re.compile(r"^verify: starting (\d+) (.*)$", re.MULTILINE)
 
 @dataclass(frozen=True)
 class ExportRuns:
-    """The inputs to run through one export; `timed` names the input whose rows time batch sizes.
-    Runs that share an input array (the test split) share its file too."""
+    """The runs to put through one export: `inputs` maps each run's name (golden, test) to its inputs
+    by the export's input names (model.json's signature, tfjs_runtime.export_io). `timed` names the
+    run whose rows time batch sizes. Runs that share an input array (the test split, the same object
+    for every export of a backend) share its file too. Arrays cross in their own dtype (bools as
+    bools, other integers as int32, the rest float32); the runner casts each to the dtype the export
+    declares, and a missing or unknown input name is that export's error."""
 
     folder: Path
-    inputs: dict[str, np.ndarray]
+    inputs: dict[str, dict[str, np.ndarray]]
     timed: str | None = None
 
 
 @dataclass
 class ExportOutcome:
-    """What TF.js gave for one export: outputs per input name, or the error that stopped it."""
+    """What TF.js gave for one export: per run name, its outputs by output name (in the runner's
+    order, model.json's), or the error that stopped it."""
 
     folder: Path
-    outputs: dict[str, np.ndarray] = field(default_factory=dict)
+    outputs: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     load_ms: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
     error: str | None = None
 
 
 def _export_specs(runs: list[ExportRuns], tmp: Path) -> list[dict[str, Any]]:
-    """Each export's runs for the request; every distinct input array is written once (the test split
-    is the same array for every export of a backend run)."""
+    """Each export's runs for the request, each run's outputs in tmp/out-<export>-<run>/; every
+    distinct input array is written once (the test split is the same array for every export of a
+    backend run)."""
     written: dict[int, dict[str, Any]] = {}
     specs = []
     for i, run in enumerate(runs):
         spec: dict[str, Any] = {"model_dir": str(run.folder.absolute()), "runs": [], "timed_run": run.timed}
-        for name, values in run.inputs.items():
-            if id(values) not in written:
-                x = np.ascontiguousarray(values, dtype="<f4")
-                path = tmp / f"input-{len(written)}.bin"
-                path.write_bytes(x.tobytes())
-                written[id(values)] = {"path": str(path), "shape": list(x.shape)}
-            spec["runs"].append(
-                {"name": name, "input": written[id(values)], "output_path": str(tmp / f"{i}-{name}.out")}
-            )
+        for j, (run_name, named) in enumerate(run.inputs.items()):
+            inputs = []
+            for input_name, values in named.items():
+                if id(values) not in written:
+                    written[id(values)] = write_input(tmp / f"input-{len(written)}.bin", values)
+                inputs.append({"name": input_name, **written[id(values)]})
+            spec["runs"].append({"name": run_name, "inputs": inputs, "output_dir": str(tmp / f"out-{i}-{j}")})
         specs.append(spec)
     return specs
 
 
-def _outcome(run: ExportRuns, found: dict[str, Any], tmp: Path, index: int) -> ExportOutcome:
+def _outcome(run: ExportRuns, spec: dict[str, Any], found: dict[str, Any]) -> ExportOutcome:
     if "error" in found:
         return ExportOutcome(run.folder, error=found["error"])
-    outputs = {name: read_output(tmp / f"{index}-{name}.out", found["runs"][name]) for name in run.inputs}
+    outputs = {
+        planned["name"]: read_outputs(Path(planned["output_dir"]), found["runs"][planned["name"]]["outputs"])
+        for planned in spec["runs"]
+    }
     return ExportOutcome(run.folder, outputs, found["load_ms"], found.get("timings") or {})
 
 
@@ -119,13 +127,14 @@ def run_exports(
     timeout_s = 60 + SECONDS_PER_EXPORT * len(runs)
     with node_temp_dir("verify") as name:
         tmp = Path(name)
+        specs = _export_specs(runs, tmp)
         request = {
             "backend": backend,
             "node_runtime": str(runtime),
             "warmup": warmup,
             "repeats": repeats,
             "timing_batches": list(timing_batches),
-            "exports": _export_specs(runs, tmp),
+            "exports": specs,
         }
         try:
             _, result = run_node_script(node, RUNNER, request, timeout_s=timeout_s, workdir=tmp)
@@ -138,10 +147,10 @@ def run_exports(
             raise _died(backend, runs, failed, runtime) from failed
         try:
             return [
-                _outcome(run, entry, tmp, i)
-                for i, (run, entry) in enumerate(zip(runs, result["exports"], strict=True))
+                _outcome(run, spec, entry)
+                for run, spec, entry in zip(runs, specs, result["exports"], strict=True)
             ]
-        except (KeyError, ValueError, OSError) as err:  # ValueError: zip(strict) or a bad output shape
+        except (KeyError, TypeError, ValueError, OSError) as err:  # zip(strict), a bad output shape
             raise ExportError(
                 f"TF.js ({backend}) answered for {len(result.get('exports') or [])} of {len(runs)} exports "
                 f"or left an output unreadable: {err}",

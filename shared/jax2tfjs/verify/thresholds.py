@@ -45,7 +45,8 @@ class Thresholds:
             if result["rel_err"] > rel_limit:
                 failures.append(
                     f"{backend}: golden.json {RELATIVE_RULE.split(' = ')[0]} {result['rel_err']:.2e} > "
-                    f"{rel_limit:g} at {quantization} (max |Δ| {result['max_abs_diff']:.2e})"
+                    f"{rel_limit:g} at {quantization} (max |Δ| {result['max_abs_diff']:.2e}"
+                    + (f", worst output {result['worst_output']})" if result.get("worst_output") else ")")
                 )
             agreement = result.get("argmax_agreement")
             if quantization == "none" and agreement is not None and agreement < self.none_min_agreement:
