@@ -110,23 +110,31 @@ def _trace(resolved: sources.ResolvedModel, autofix: bool) -> tuple[Any, Any]:
 
 
 def _golden_inputs(
-    spec: jax.ShapeDtypeStruct, given: np.ndarray | None, dynamic_batch: bool, int_limit: int | None = None
+    spec: jax.ShapeDtypeStruct,
+    given: np.ndarray | None,
+    dims: tuple[int | str, ...],
+    sizes: dict[str, int],
+    int_limit: int | None = None,
+    name: str = "input",
 ) -> np.ndarray:
-    """A few inputs for golden.json: GOLDEN_COUNT rows with a dynamic batch, exactly the spec's batch
-    with a static one (the export takes no other); a scalar is one value. Floats are rounded to 6
-    decimals so the JSON stays small (JAX's outputs are computed from the rounded values, so the check
-    stays exact); integers are drawn from [0, 8) (valid token ids and class indices of most tables;
-    below `int_limit` when the model states a smaller one, as BERT's 2 token types) and bools mostly True (a mask that keeps most positions), so neither is a constant that hides a
-    wrong lowering."""
-    rows = GOLDEN_COUNT if dynamic_batch or not spec.shape else spec.shape[0]
-    shape = (rows, *spec.shape[1:]) if spec.shape else ()
+    """One input's golden values: each dim its static size, or its symbol's one size (`sizes`: the
+    batch `b` is GOLDEN_COUNT rows, any other symbol its size in the spec, the same for every input
+    that shares it), so a static export gets exactly its spec and a scalar one value. Floats are
+    rounded to 6 decimals so the JSON stays small (JAX's outputs are computed from the rounded
+    values, so the check stays exact); integers are drawn from [0, 8) (valid token ids and class
+    indices of most tables; below `int_limit` when the model states a smaller one, as BERT's 2 token
+    types) and bools mostly True (a mask that keeps most positions), so neither is a constant that
+    hides a wrong lowering."""
+    shape = tuple(sizes[d] if isinstance(d, str) else d for d in dims)
     if given is not None:
         x = np.asarray(given, dtype=spec.dtype)
-        x = x[:rows] if spec.shape else x
-        if x.shape != shape and not dynamic_batch:
+        x = x[:GOLDEN_COUNT] if dims and dims[0] == signatures.BATCH else x
+        if x.ndim != len(dims) or any(isinstance(d, int) and x.shape[i] != d for i, d in enumerate(dims)):
+            takes = [d if isinstance(d, int) else "any" for d in dims]
+            static_batch = bool(dims) and isinstance(dims[0], int)
             raise InputSpecError(
-                f"golden_inputs has shape {list(np.shape(given))}, but the export's input is static at {list(shape)}",
-                fix=f"pass golden_inputs with exactly {rows} rows, or dynamic_batch=True",
+                f"golden_inputs for {name} has shape {list(np.shape(given))}, but the export takes {takes}",
+                fix=f"pass golden_inputs of that shape{', or dynamic_batch=True' if static_batch else ''}",
             )
         return np.round(x, 6).astype(spec.dtype) if np.issubdtype(x.dtype, np.floating) else x
     rng = np.random.default_rng(0)
@@ -136,6 +144,17 @@ def _golden_inputs(
     if np.issubdtype(dtype, np.integer):
         return rng.integers(0, min(8, int_limit or 8), size=shape).astype(dtype)
     return np.round(rng.random(shape), 6).astype(dtype)
+
+
+def _symbol_sizes(inputs: signatures.Inputs) -> dict[str, int]:
+    """One golden size per symbol: GOLDEN_COUNT for the batch, else the spec's size where it first
+    appears (a (seq, seq) mask and (b, seq) ids must agree on seq)."""
+    sizes = {signatures.BATCH: GOLDEN_COUNT}
+    for spec, dims in zip(inputs.specs, inputs.dims, strict=True):
+        for size, dim in zip(spec.shape, dims, strict=True):
+            if isinstance(dim, str):
+                sizes.setdefault(dim, int(size))
+    return sizes
 
 
 def _given_leaves(inputs: signatures.Inputs, given: Any) -> list[Any]:
@@ -324,13 +343,22 @@ def _golden(resolved: sources.ResolvedModel, output_names: list[str], given: Any
     """JAX's outputs on the golden inputs; NonFiniteError when they hold NaN or inf (the params are
     finite by now, so the model itself overflows on these inputs), before anything is written."""
     inputs = resolved.inputs
+    sizes = _symbol_sizes(inputs)
     leaves = [
-        _golden_inputs(spec, leaf, isinstance(dims[0], str) if dims else False, resolved.int_limits.get(name))
+        _golden_inputs(spec, leaf, dims, sizes, resolved.int_limits.get(name), name)
         for spec, dims, leaf, name in zip(
             inputs.specs, inputs.dims, _given_leaves(inputs, given), inputs.names, strict=True
         )
     ]
-    raw = jax.tree.leaves(jax.jit(resolved.apply)(resolved.params, inputs.tree(leaves)))
+    try:
+        raw = jax.tree.leaves(jax.jit(resolved.apply)(resolved.params, inputs.tree(leaves)))
+    except Exception as err:  # the model traced on symbols but fails on these sizes
+        shapes = ", ".join(f"{name} {list(x.shape)}" for name, x in zip(inputs.names, leaves, strict=True))
+        raise ModelInputError(
+            f"running the model on the golden inputs ({shapes}) failed: {type(err).__name__}: {str(err)[:300]}",
+            fix="pass golden_inputs the model accepts (the same structure as input_spec), or state each input's "
+            "dims with dynamic_axes (a symbol shared by inputs takes one size)",
+        ) from err
     outputs = {
         name: np.asarray(y).astype(exported_dtype(y.dtype)) for name, y in zip(output_names, raw, strict=True)
     }

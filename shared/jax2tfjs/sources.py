@@ -27,7 +27,7 @@ from flax import linen as nn
 from flax import nnx
 
 from jax2tfjs import checkpoints
-from jax2tfjs.errors import Jax2TfjsError, ModelInputError
+from jax2tfjs.errors import Jax2TfjsError, ModelInputError, SignatureError
 from jax2tfjs.models import ModelDef, get_model
 from jax2tfjs.prepare import autofix as fixes
 from jax2tfjs.prepare import input_spec as specs
@@ -75,6 +75,17 @@ def step_folder(path: Path) -> Path:
 
 
 def _from_checkpoint(path: Path, shape: _Shape, autofix: bool) -> ResolvedModel:
+    if (
+        shape.spec is not None
+        and not isinstance(shape.spec, jax.ShapeDtypeStruct)
+        and not hasattr(shape.spec, "shape")
+    ):
+        raise SignatureError(
+            f"input_spec for the checkpoint {path} is a {type(shape.spec).__name__}; a checkpoint's model "
+            "(jobs/train's registry) takes one input",
+            fix="pass one jax.ShapeDtypeStruct (or an example array), or leave input_spec out: the checkpoint records it",
+            path=path,
+        )
     step_dir = step_folder(path)
     meta = checkpoints.read_metadata(step_dir)
     model = get_model(meta["model"]["name"])
@@ -188,7 +199,7 @@ def _check_linen(
     return fixes.prepare(variables, expected, autofix=autofix, collections=True), None
 
 
-def _linen_parameters(module: nn.Module, apply_kwargs: dict) -> list[str] | None:
+def _linen_parameters(module: nn.Module, apply_kwargs: dict) -> signatures.CallParameters | None:
     method = apply_kwargs.get("method")
     target = getattr(module, method) if isinstance(method, str) else method or module.__call__
     return signatures.call_parameters(target, skip_first=not inspect.ismethod(target))
@@ -249,7 +260,12 @@ def _train_state(state: Any, apply_kwargs: dict, shape: _Shape, autofix: bool) -
     owner = getattr(apply_fn, "__self__", None)
     name = type(owner).__name__ if owner is not None else "train_state"
     linen = isinstance(owner, nn.Module)
-    parameters = _linen_parameters(owner, apply_kwargs) if linen else None
+    # A plain apply_fn(params, ...) says its own argument names; a linen one's are its module's.
+    parameters = (
+        _linen_parameters(owner, apply_kwargs)
+        if linen
+        else signatures.call_parameters(apply_fn, skip_first=True)
+    )
     inputs = shape.inputs(f"{name} (train_state)", parameters)
     adapter = None
     if linen:  # a linen TrainState keeps the bare params collection
@@ -347,7 +363,7 @@ class _Shape:
     dynamic_axes: dict | None = None
     dim_constraints: tuple[str, ...] = ()
 
-    def inputs(self, where: str, parameters: list[str] | None) -> signatures.Inputs:
+    def inputs(self, where: str, parameters: signatures.CallParameters | None) -> signatures.Inputs:
         return signatures.inputs_of(
             self.spec,
             where=where,

@@ -54,7 +54,15 @@ def _class_token(x):
     return jnp.concatenate([cls, x], axis=1)
 
 
+def _contract_over_seq(x):
+    """x (b, HIDDEN, seq) @ m (seq, 3): the contracting dim is the symbol `seq` (the dot's fast path
+    reshaped with [-1, seq], which TF cannot convert)."""
+    m = jnp.arange(MAX_LEN * 3, dtype=jnp.float32).reshape(MAX_LEN, 3)[: x.shape[1]] / 10
+    return jnp.swapaxes(x, 1, 2) @ m
+
+
 FUNCTIONS = {
+    "contract_over_seq": (_contract_over_seq, "dot_general"),
     "causal_mask_scores": (_causal_mask_scores, "gather"),
     "position_embeddings": (_position_embeddings, "gather"),
     "head_mask": (_head_mask, "dot_general"),

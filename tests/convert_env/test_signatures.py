@@ -426,3 +426,132 @@ def test_compare_named_judges_each_output_on_its_own_scale():
     # 0.01 on outputs of 1000 is 1e-5 relative; on outputs of 0 it is 1e-2: the small one is the worst.
     assert found.worst_output == "small" and found.rel_err == pytest.approx(0.01)
     assert compare.compare_named({"big": reference["big"]}, reference).rel_err == float("inf")
+
+
+def test_capitalised_names_keyword_and_star_calls(tmp_path):
+    """TF lowercases input placeholders (`X` → `x:0`): capitalised names still key the signature.
+    `fn(params, **inputs)` takes a dict as keywords; `*xs` names nothing positionally."""
+    params = {"w": jnp.float32(2.0)}
+
+    def cell(p, X, H):
+        return {"Y": X * p["w"] + H, "H": jnp.tanh(H)}
+
+    report = to_tensorflowjs(
+        cell, params, input_spec=(spec((1, 4)), spec((1, 4))), out_dir=tmp_path / "c", progress=False
+    )
+    assert [t["name"] for t in report.signature["inputs"]] == ["X", "H"]
+    x = RNG.standard_normal((2, 4)).astype(np.float32)
+    h = RNG.standard_normal((2, 4)).astype(np.float32)
+    got, _ = run_in_tfjs(tmp_path / "c", {"X": x, "H": h}, "wasm")
+    np.testing.assert_allclose(got["Y"], x * 2 + h, atol=1e-5)
+    np.testing.assert_allclose(got["H"], np.tanh(h), atol=1e-5)
+
+    def star_kwargs(p, **inputs):
+        return inputs["ids"] * p["w"] + inputs["scale"]
+
+    report = to_tensorflowjs(
+        star_kwargs,
+        params,
+        input_spec={"ids": spec((1, 3)), "scale": spec((1, 3))},
+        out_dir=tmp_path / "k",
+        progress=False,
+    )
+    assert [t["name"] for t in report.signature["inputs"]] == ["ids", "scale"]
+
+    def star_args(p, *xs, scale=1.0):
+        return xs[0] * scale + xs[1] * p["w"]
+
+    report = to_tensorflowjs(
+        star_args, params, input_spec=(spec((1, 3)), spec((1, 3))), out_dir=tmp_path / "s", progress=False
+    )
+    assert [t["name"] for t in report.signature["inputs"]] == ["input_0", "input_1"]
+
+
+def test_a_shared_sequence_symbol_takes_one_golden_size_and_a_static_batch_takes_any_seq(tmp_path):
+    params = _params()
+
+    def masked(p, ids, mask):  # mask (seq, seq), ids (b, seq): they share seq, only ids has a batch
+        h = p["emb"][ids]
+        return jnp.einsum("qk,bkd->bqd", mask.astype(F32), h)
+
+    to_tensorflowjs(
+        masked,
+        params,
+        input_spec=(spec((1, 6), I32), spec((6, 6), jnp.bool_)),
+        dynamic_axes={"ids": ("b", "seq"), "mask": ("seq", "seq")},
+        out_dir=tmp_path / "m",
+        progress=False,
+    )
+    golden = golden_file.read(tmp_path / "m")
+    assert golden.inputs["ids"].shape == (8, 6) and golden.inputs["mask"].shape == (6, 6)
+    for batch, seq in ((3, 4), (1, 9)):
+        ids = RNG.integers(0, 8, (batch, seq)).astype(np.int32)
+        mask = np.tril(np.ones((seq, seq), bool))
+        got, info = run_in_tfjs(tmp_path / "m", {"ids": ids, "mask": mask}, "wasm", timing_batches=(1,))
+        np.testing.assert_allclose(got, np.asarray(masked(params, ids, mask)), atol=1e-5)
+        assert "1" in info["timings"]  # timed with ids sliced to 1 row, the (seq, seq) mask whole
+    # A static batch with a dynamic sequence takes golden inputs of any sequence length.
+    report = to_tensorflowjs(
+        lambda p, ids: p["emb"][ids].sum(1),
+        params,
+        input_spec=spec((2, 6), I32),
+        dynamic_batch=False,
+        dynamic_axes={"input": (None, "seq")},
+        golden_inputs=np.ones((2, 11), np.int32),
+        out_dir=tmp_path / "s",
+        progress=False,
+    )
+    assert report.signature["inputs"][0]["dims"] == [2, "seq"]
+
+
+def test_more_signature_mistakes_get_their_own_fix(tmp_path):
+    from flax.training import train_state
+
+    params = _params()
+
+    def convert(fn, **kwargs):
+        return to_tensorflowjs(fn, params, out_dir=tmp_path / "e", progress=False, **kwargs)
+
+    def biased(p, x, bias):
+        return x @ p["w"] + bias
+
+    with pytest.raises(ModelInputError) as err:
+        convert(biased, input_spec=(spec((1, 4)), spec((3,))))
+    assert "dynamic_axes={'bias': ()}" in err.value.fix
+    report = convert(biased, input_spec=(spec((1, 4)), spec((3,))), dynamic_axes={"bias": ()})
+    assert report.signature["inputs"][1]["dims"] == [3]
+    with pytest.raises(SignatureError, match="ignoring case"):
+        convert(
+            lambda p, batch: batch["X"] + batch["x"], input_spec=({"X": spec((1, 3)), "x": spec((1, 3))},)
+        )
+    with pytest.raises(SignatureError, match="Python keywords"):
+        convert(lambda p, x: x, input_spec=spec((1, 3)), input_names=["from"])
+    with pytest.raises(SignatureError, match="one entry per dim"):
+        convert(biased, input_spec=(spec((1, 4)), spec((3,))), dynamic_axes={"x": "b"})
+    with pytest.raises(SignatureError, match="which no input's dims hold"):
+        convert(
+            biased,
+            input_spec=(spec((1, 4)), spec((3,))),
+            dynamic_axes={"bias": ()},
+            dim_constraints=["q <= 3"],
+        )
+    with pytest.raises(SignatureError, match="must be a list of names"):
+        convert(lambda p, x: x, input_spec=spec((1, 3)), input_names="x")
+    # A TrainState whose apply_fn is a plain function: its own argument names decide keywords.
+    state = train_state.TrainState.create(
+        apply_fn=lambda p, input_ids, attention_mask: p["emb"][input_ids] * attention_mask[..., None],
+        params=params,
+        tx=__import__("optax").sgd(0.1),
+    )
+    report = to_tensorflowjs(
+        state,
+        input_spec={"input_ids": spec((1, 5), I32), "attention_mask": spec((1, 5))},
+        out_dir=tmp_path / "ts",
+        progress=False,
+    )
+    assert [t["name"] for t in report.signature["inputs"]] == ["attention_mask", "input_ids"]
+    # A checkpoint's model takes one input.
+    from jax2tfjs.sources import resolve
+
+    with pytest.raises(SignatureError, match="takes one input"):
+        resolve(tmp_path, input_spec=(spec((1, 4)), spec((1, 4))))

@@ -157,13 +157,17 @@ def _named_signature(content: dict[str, Any], signature: dict[str, Any], model_j
     inputs' placeholders carry our names; our outputs are the frozen function's `Identity`,
     `Identity_1`, … in the order TF flattens the output dict (sorted keys)."""
     found = content.get("signature") or {}
-    inputs = {info["name"].split(":")[0]: info for info in (found.get("inputs") or {}).values()}
-    outputs = sorted((found.get("outputs") or {}).values(), key=lambda info: _identity_index(info["name"]))
+    # A reloaded SavedModel's placeholders are named after the inputs, lowercased (`inputIds` has
+    # the placeholder `inputids:0`): matched ignoring case (prepare.signatures refuses names alike
+    # but for case).
+    placeholders = {info["name"].split(":")[0].lower(): info for info in (found.get("inputs") or {}).values()}
     want_in = sorted(t["name"] for t in signature["inputs"])
+    inputs = {name: placeholders[name.lower()] for name in want_in if name.lower() in placeholders}
+    outputs = sorted((found.get("outputs") or {}).values(), key=lambda info: _identity_index(info["name"]))
     want_out = sorted(t["name"] for t in signature["outputs"])
-    if sorted(inputs) != want_in or len(outputs) != len(want_out):
+    if len(inputs) != len(want_in) or len(placeholders) != len(want_in) or len(outputs) != len(want_out):
         raise ExportError(
-            f"the tensorflowjs converter wrote a signature with inputs {sorted(inputs)} and {len(outputs)} "
+            f"the tensorflowjs converter wrote a signature with inputs {sorted(placeholders)} and {len(outputs)} "
             f"outputs; the model has inputs {want_in} and outputs {want_out}",
             fix="a bug in jax2tfjs's signature handling; please report it with this message",
             path=model_json.parent,

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import tensorflow as tf
 from jax import lax
 
-from jax2tfjs.lowering.context import reshape_target, transpose
+from jax2tfjs.lowering.context import is_static, reshape_target, transpose
 from jax2tfjs.lowering.registry import Arg, Case, rule
 
 B = 3
@@ -121,7 +121,8 @@ def lower_dot_general(ctx, eqn, lhs, rhs):
         transpose_b = rc[0] == 1
         if l_rank == 2:
             return _as(ctx, tf.matmul(lhs, rhs, transpose_b=transpose_b), out_type)
-        flat = tf.reshape(lhs, [-1, lhs_shape[-1]])
+        k = lhs_shape[-1]  # a symbolic K (a dynamic sequence contracted away) is read at run time
+        flat = tf.reshape(lhs, [-1, int(k) if is_static(k) else ctx.dim(k)])
         out = tf.matmul(flat, rhs, transpose_b=transpose_b)
         n = rhs_shape[0] if transpose_b else rhs_shape[1]
         return _as(ctx, tf.reshape(out, reshape_target(ctx, [*lhs_shape[:-1], n])), out_type)

@@ -52,6 +52,17 @@ def _trace_failed(err: Exception, inputs: Any) -> ModelInputError:
                 f"with dim_constraints, e.g. dim_constraints=['{symbols[-1]} <= 64'] for a model of 64 positions"
             ),
         )
+    batched = [name for name, dims in zip(inputs.names, inputs.dims, strict=True) if dims and dims[0] == "b"]
+    if "b" in symbols and len(batched) > 1:
+        # The default gives every input of rank >= 1 the batch: a bias or a table has none.
+        return ModelInputError(
+            f"tracing the model on inputs {described} failed: {type(err).__name__}: {text[:400]}",
+            fix=(
+                "every input of rank >= 1 gets the dynamic batch b at dim 0 by default; an input without a "
+                f"batch (a bias, a table) keeps its dims static with dynamic_axes, e.g. dynamic_axes="
+                f"{{'{batched[-1]}': ()}}; or pass dynamic_batch=False"
+            ),
+        )
     symbolic = "Inconclusive" in type(err).__name__ or "symbolic" in text.lower()
     return ModelInputError(
         f"tracing the model on inputs {described} failed: {type(err).__name__}: {str(err)[:400]}",

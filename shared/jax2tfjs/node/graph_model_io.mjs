@@ -188,10 +188,16 @@ function median(values) {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-// Which feeds a batch size slices: those of rank >= 1 whose first dim the export declares dynamic
-// (-1, or no shape known). A static first dim is not a batch (a static-batch model refuses fewer
-// rows), nor is a rank-0 input (fed whole).
+// Which feeds a batch size slices: with jax2tfjs's signature in the metadata, the inputs whose first
+// dim is the batch symbol `b` (a (seq, seq) mask is dynamic at dim 0 but no batch); otherwise those
+// of rank >= 1 whose first dim the export declares dynamic (-1, or no shape known). A static first
+// dim is not a batch (a static-batch model refuses fewer rows), nor is a rank-0 input (fed whole).
 function batchedInputNames(model, feeds) {
+  const ours = model.metadata?.jax2tfjs?.signature?.inputs;
+  if (Array.isArray(ours)) {
+    const batch = new Set(ours.filter((input) => (input.dims || [])[0] === 'b').map((input) => input.name));
+    return Object.keys(feeds).filter((name) => feeds[name].rank >= 1 && batch.has(name));
+  }
   const declared = Object.fromEntries(exportInputs(model).map((input) => [input.name, input.shape]));
   return Object.keys(feeds).filter((name) => feeds[name].rank >= 1 && !(declared[name]?.[0] >= 0));
 }

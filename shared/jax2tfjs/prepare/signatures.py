@@ -22,6 +22,7 @@ can only shape as `min(64, seq)` without it).
 from __future__ import annotations
 
 import inspect
+import keyword
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -80,31 +81,61 @@ def path_names(paths: Sequence[tuple], prefix: str, positional: Sequence[str] = 
 
 def _checked_names(names: Sequence[str], given: Sequence[str] | None, what: str) -> list[str]:
     if given is not None:
-        if isinstance(given, str) or len(given) != len(names):
+        if isinstance(given, str) or not isinstance(given, Sequence):
             raise SignatureError(
-                f"{what}_names has {1 if isinstance(given, str) else len(given)} names, but the model has "
-                f"{len(names)} {what}s ({', '.join(names)})",
+                f"{what}_names must be a list of names, not {given!r}",
+                fix=f"pass one name per {what} array, in this order, e.g. {what}_names={list(names)}",
+            )
+        if len(given) != len(names):
+            raise SignatureError(
+                f"{what}_names has {len(given)} names, but the model has {len(names)} {what}s ({', '.join(names)})",
                 fix=f"pass one name per {what} array, in this order: {list(names)}",
             )
         names = [clean_name(str(n), what) for n in given]
-    twice = sorted({n for n in names if names.count(n) > 1})
+    # TF names an input's placeholder after it, lowercased: names alike but for case would clash.
+    folded = [n.lower() if what == "input" else n for n in names]
+    twice = sorted({n for n, f in zip(names, folded, strict=True) if folded.count(f) > 1})
     if twice:
+        alike = " (ignoring case, as TF's input placeholders do)" if what == "input" else ""
         raise SignatureError(
-            f"the {what} names {', '.join(twice)} occur more than once ({', '.join(names)})",
+            f"the {what} names {', '.join(twice)} occur more than once{alike} ({', '.join(names)})",
             fix=f"pass {what}_names= with distinct names, one per array",
+        )
+    reserved = [n for n in names if keyword.iskeyword(n)] if what == "input" else []
+    if reserved:
+        raise SignatureError(
+            f"the input names {', '.join(reserved)} are Python keywords, which TF refuses as argument names",
+            fix=f"pass input_names= with other names, one per array: e.g. {[n + '_' if n in reserved else n for n in names]}",
         )
     return list(names)
 
 
-def call_parameters(fn: Callable, skip_first: bool) -> list[str] | None:
-    """The names of `fn`'s parameters (after params, for functions); None when not inspectable."""
+@dataclass(frozen=True)
+class CallParameters:
+    """What a model's call takes after its params: the names a positional argument fills, in order
+    (up to a `*args`), the names a keyword can set, and whether it takes `**kwargs`."""
+
+    positional: tuple[str, ...]
+    keywords: frozenset[str]
+    any_keyword: bool
+
+
+def call_parameters(fn: Callable, skip_first: bool) -> CallParameters | None:
+    """`fn`'s parameters (after params, for functions); None when not inspectable."""
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
         return None
     if skip_first and params:
         params = params[1:]
-    return [p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    positional: list[str] = []
+    for p in params:
+        if p.kind == p.VAR_POSITIONAL:
+            break  # `*xs`: the rest are keyword-only, and the inputs after it have no names
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            positional.append(p.name)
+    keywords = frozenset(p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+    return CallParameters(tuple(positional), keywords, any(p.kind == p.VAR_KEYWORD for p in params))
 
 
 @dataclass(frozen=True)
@@ -167,15 +198,19 @@ class Inputs:
         )
 
 
-def _form(input_spec: Any, parameters: list[str] | None) -> str:
+def _form(input_spec: Any, parameters: CallParameters | None) -> str:
     if _is_leaf(input_spec):
         return ONE
     if isinstance(input_spec, tuple | list):
         return POSITIONAL
-    if isinstance(input_spec, dict):
-        keys = [str(k) for k in input_spec]
-        return KEYWORDS if parameters is not None and keys and set(keys) <= set(parameters) else DICT
-    return DICT  # another pytree (a dataclass of specs): one argument
+    if isinstance(input_spec, dict) and input_spec and parameters is not None:
+        keys = {str(k) for k in input_spec}
+        if keys <= parameters.keywords:
+            return KEYWORDS
+        # `fn(params, **inputs)`: nothing to fill positionally, so the dict's keys are the keywords.
+        if parameters.any_keyword and not parameters.positional:
+            return KEYWORDS
+    return DICT  # a dict for one argument, or another pytree (a dataclass of specs)
 
 
 def _dims(
@@ -184,6 +219,11 @@ def _dims(
     shape = tuple(int(d) for d in spec.shape)
     if axes is None:
         return (BATCH, *shape[1:]) if dynamic_batch and shape else shape
+    if isinstance(axes, str) or not isinstance(axes, Sequence | dict):
+        raise SignatureError(
+            f"dynamic_axes for {name} is {axes!r}; it takes one entry per dim ({where})",
+            fix=f"e.g. dynamic_axes={{'{name}': ('b', 'seq')}}: a symbol per dynamic dim, None for a static one",
+        )
     stated = dict(axes) if isinstance(axes, dict) else dict(enumerate(axes))
     dims: list[int | str] = list(shape)
     for axis, symbol in stated.items():
@@ -208,7 +248,7 @@ def inputs_of(
     input_spec: Any,
     *,
     where: str,
-    parameters: list[str] | None = None,
+    parameters: CallParameters | None = None,
     input_names: Sequence[str] | None = None,
     dynamic_batch: bool = True,
     dynamic_axes: dict[str, Any] | None = None,
@@ -234,7 +274,7 @@ def inputs_of(
     if form == ONE:
         names = [LEGACY_INPUT]
     else:
-        positional = (parameters or ()) if form == POSITIONAL else ()
+        positional = parameters.positional if parameters and form == POSITIONAL else ()
         names = path_names([path for path, _ in pairs], "input", positional)
     names = _checked_names(names, input_names, "input")
     axes = dict(dynamic_axes or {})
@@ -257,6 +297,13 @@ def _check_constraints(inputs: Inputs, where: str) -> None:
     """Constraints name only the dims' symbols and parse (JAX's own parser says what is wrong)."""
     if not inputs.constraints:
         return
+    named = {word for text in inputs.constraints for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text)}
+    unknown = sorted(named - set(inputs.symbols) - {"min", "max", "mod", "floordiv"})
+    if unknown:
+        raise SignatureError(
+            f"dim_constraints name {', '.join(unknown)}, which no input's dims hold ({where})",
+            fix=f"constrain the symbols of dynamic_axes: {inputs.symbols or '(none: add dynamic_axes first)'}",
+        )
     try:
         inputs.symbolic()
     except ValueError as err:
