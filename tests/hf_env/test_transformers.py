@@ -223,6 +223,26 @@ def test_gpt2_dynamic_sequence_runs_at_two_lengths(tmp_path):
             assert comparison.rel_err < TOLERANCE, (seq, backend, comparison.rel_err)
 
 
+def test_bert_dynamic_sequence_needs_no_bound_and_runs_at_two_lengths(tmp_path):
+    """BERT's positions come from an iota over the sequence, not a slice of a table: no constraint."""
+    case = next(c for c in CASES if c.name == "bert")
+    model = case.build()
+    axes = {name: ("b", "seq") for name in case.spec()}
+    to_tensorflowjs(
+        model,
+        input_spec=case.spec(),
+        dynamic_axes=axes,
+        golden_inputs=case.sample(batch=3),
+        out_dir=tmp_path / "bert",
+        progress=False,
+    )
+    for seq in (5, 13):
+        inputs = case.sample(batch=2, seq=seq)
+        found, _ = run_in_tfjs(tmp_path / "bert", inputs, "wasm")
+        comparison = compare_named(found, _reference(model, inputs))
+        assert comparison.rel_err < TOLERANCE, (seq, comparison.rel_err, comparison.worst_output)
+
+
 def test_explicit_params_replace_the_models_own(tmp_path):
     """`to_tensorflowjs(model, params)` exports those params, not model.params (fine-tuned weights
     kept apart from the model object, as Hugging Face's own training scripts do)."""
