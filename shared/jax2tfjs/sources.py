@@ -43,8 +43,7 @@ class ResolvedModel:
     apply: Callable[[Any, Any], Any]
     params: Any
     name: str
-    input_spec: jax.ShapeDtypeStruct | None  # the first input's (the only one of most models)
-    inputs: signatures.Inputs | None = None
+    inputs: signatures.Inputs
     # Per input name, the integers its tables accept (a vocabulary, BERT's 2 token types): golden
     # inputs are drawn below it. Known for Hugging Face models (their config); others get [0, 8).
     int_limits: dict[str, int] = field(default_factory=dict)
@@ -104,7 +103,6 @@ def _from_checkpoint(path: Path, shape: _Shape, autofix: bool) -> ResolvedModel:
         apply=model.apply,
         params=prepared.params,
         name=model.name,
-        input_spec=spec,
         inputs=inputs,
         labels=meta["model"]["labels"],
         form="checkpoint",
@@ -205,6 +203,27 @@ def _linen_parameters(module: nn.Module, apply_kwargs: dict) -> signatures.CallP
     return signatures.call_parameters(target, skip_first=not inspect.ismethod(target))
 
 
+def _prepared_model(
+    apply: Callable[[Any, Any], Any],
+    prepared: fixes.Prepared,
+    name: str,
+    inputs: signatures.Inputs,
+    form: str,
+    **extra: Any,
+) -> ResolvedModel:
+    """A model form's ResolvedModel: its checked params with their warnings and auto-fixes."""
+    return ResolvedModel(
+        apply=apply,
+        params=prepared.params,
+        name=name,
+        inputs=inputs,
+        form=form,
+        warnings=prepared.warnings,
+        autofixes=prepared.autofixes,
+        **extra,
+    )
+
+
 def _linen(
     module: nn.Module, variables: Any, apply_kwargs: dict, shape: _Shape, autofix: bool
 ) -> ResolvedModel:
@@ -220,16 +239,7 @@ def _linen(
         variables, _linen_init(module, inputs, apply_kwargs), inputs, autofix, "method" in apply_kwargs
     )
     apply = inputs.wrap(lambda v, *a, **k: module.apply(v, *a, **k, **apply_kwargs))
-    return ResolvedModel(
-        apply=adapter.wrap(apply) if adapter else apply,
-        params=prepared.params,
-        name=name,
-        input_spec=inputs.specs[0],
-        inputs=inputs,
-        form="flax_linen",
-        warnings=prepared.warnings,
-        autofixes=prepared.autofixes,
-    )
+    return _prepared_model(adapter.wrap(apply) if adapter else apply, prepared, name, inputs, "flax_linen")
 
 
 def _nnx(module: nnx.Module, apply_kwargs: dict, shape: _Shape, autofix: bool) -> ResolvedModel:
@@ -243,16 +253,7 @@ def _nnx(module: nnx.Module, apply_kwargs: dict, shape: _Shape, autofix: bool) -
     prepared = fixes.prepare(state, None, autofix=autofix)
     inputs = shape.inputs(f"{name} (flax_nnx)", signatures.call_parameters(module, skip_first=False))
     call = lambda s, *a, **k: nnx.merge(graphdef, rngs, s, plain)(*a, **k, **apply_kwargs)  # noqa: E731
-    return ResolvedModel(
-        apply=inputs.wrap(call),
-        params=prepared.params,
-        name=name,
-        input_spec=inputs.specs[0],
-        inputs=inputs,
-        form="flax_nnx",
-        warnings=prepared.warnings,
-        autofixes=prepared.autofixes,
-    )
+    return _prepared_model(inputs.wrap(call), prepared, name, inputs, "flax_nnx")
 
 
 def _train_state(state: Any, apply_kwargs: dict, shape: _Shape, autofix: bool) -> ResolvedModel:
@@ -274,16 +275,7 @@ def _train_state(state: Any, apply_kwargs: dict, shape: _Shape, autofix: bool) -
     else:
         prepared = fixes.prepare(params, None, autofix=autofix)
     apply = inputs.wrap(lambda p, *a, **k: apply_fn(p, *a, **k, **apply_kwargs))
-    return ResolvedModel(
-        apply=adapter.wrap(apply) if adapter else apply,
-        params=prepared.params,
-        name=name,
-        input_spec=inputs.specs[0],
-        inputs=inputs,
-        form="train_state",
-        warnings=prepared.warnings,
-        autofixes=prepared.autofixes,
-    )
+    return _prepared_model(adapter.wrap(apply) if adapter else apply, prepared, name, inputs, "train_state")
 
 
 def _is_hf_flax(model: Any) -> bool:
@@ -319,16 +311,13 @@ def _hf_flax(model: Any, params: Any, apply_kwargs: dict, shape: _Shape, autofix
     inputs = shape.inputs(f"{name} (hf_flax)", signatures.call_parameters(model.__call__, skip_first=False))
     kwargs = {"train": False, **apply_kwargs}  # inference: no dropout
     call = lambda p, *a, **k: model(*a, params=p, **k, **kwargs)  # noqa: E731
-    return ResolvedModel(
-        apply=inputs.wrap(call),
+    return _prepared_model(
+        inputs.wrap(call),
+        prepared,
+        name,
+        inputs,
+        "hf_flax",
         int_limits=_hf_int_limits(model.config, inputs.names),
-        params=prepared.params,
-        name=name,
-        input_spec=inputs.specs[0],
-        inputs=inputs,
-        form="hf_flax",
-        warnings=prepared.warnings,
-        autofixes=prepared.autofixes,
     )
 
 
@@ -341,16 +330,7 @@ def _function(fn: Callable, params: Any, shape: _Shape, autofix: bool) -> Resolv
     name = getattr(fn, "__name__", "model")
     prepared = fixes.prepare(unfreeze(params), None, autofix=autofix)
     inputs = shape.inputs(f"{name} (function)", signatures.call_parameters(fn, skip_first=True))
-    return ResolvedModel(
-        apply=inputs.wrap(fn),
-        params=prepared.params,
-        name=name,
-        input_spec=inputs.specs[0],
-        inputs=inputs,
-        form="function",
-        warnings=prepared.warnings,
-        autofixes=prepared.autofixes,
-    )
+    return _prepared_model(inputs.wrap(fn), prepared, name, inputs, "function")
 
 
 @dataclass(frozen=True)
