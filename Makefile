@@ -21,6 +21,8 @@ FRESH ?=
 JSON ?=
 SOURCE ?= auto
 FORCE ?=
+# BROWSER=1: `make verify` also runs every export in headless Chromium (webgl, wasm, cpu; webgpu where offered).
+BROWSER ?=
 MEMORY_LIMIT_GB ?= 8
 export MEMORY_LIMIT_GB
 # Jobs skip the optional matplotlib/pyarrow imports of Keras and pandas (shared/jax2tfjs/lean_imports.py).
@@ -207,11 +209,11 @@ convert-interactive: $(call job_prereq,convert) ## pick model, checkpoint and qu
 	@$(call run_job,convert,--interactive)
 
 # MODEL and QUANT narrow verify only when given on the command line (their defaults mean "all").
-verify: $(call job_prereq,verify) ## every export in real TF.js (cpu, wasm) vs its golden.json, plus accuracy for exports of checkpoints; size, speed → report.md (MODEL=, QUANT=, SAMPLES=)
-	@$(call run_job,verify,$(if $(filter command line,$(origin MODEL)),--model=$(MODEL)) $(if $(filter command line,$(origin QUANT)),--quantization=$(QUANT)) $(if $(SAMPLES),--samples=$(SAMPLES)))
+verify: $(call job_prereq,verify) ## every export in real TF.js (Node cpu, wasm; BROWSER=1 adds headless Chromium) vs its golden.json, plus accuracy for exports of checkpoints; size, speed → report.md (MODEL=, QUANT=, SAMPLES=, BROWSER=)
+	@$(call run_job,verify,$(if $(filter command line,$(origin MODEL)),--model=$(MODEL)) $(if $(filter command line,$(origin QUANT)),--quantization=$(QUANT)) $(if $(SAMPLES),--samples=$(SAMPLES)) $(if $(BROWSER),--browser))
 
-zoo: $(VENV)/convert/.synced $(NODE_RUNNER)/node_modules/.synced ## the model zoo: 33 small models → TF.js (Node, wasm) vs JAX; table + success rate → volumes/zoo/zoo.md (exit 4 on a miss)
-	$(VENV)/convert/bin/python -m bench.zoo
+zoo: $(VENV)/convert/.synced $(NODE_RUNNER)/node_modules/.synced ## the model zoo: 33 small models → TF.js (Node cpu+wasm, Chromium webgl+wasm) vs JAX; table + success rate → volumes/zoo/zoo.md (exit 4 on a miss)
+	$(VENV)/convert/bin/python -m bench.zoo --backend=cpu,wasm --browser=webgl,wasm
 
 # DIR, not PATH: a make variable named PATH would replace the shell's PATH inside the recipe.
 DIR ?=
@@ -231,11 +233,12 @@ web-stop: ## stop the nginx that `make web` started
 	web/serve.sh stop $(WEB_PORT)
 
 BENCH_ENVS := $(VENV)/official/.synced $(VENV)/jax2onnx/.synced $(BENCH_NODE)/node_modules/.synced
-bench: setup $(BENCH_ENVS) data ## ours vs the official convert_jax and jax2onnx: conversion, inference, quantization, training speed, jobs' RSS → bench/ (≈ 8–10 min)
+bench: setup $(BENCH_ENVS) data ## ours vs the official convert_jax and jax2onnx: conversion, inference, quantization, training speed, jobs' RSS, every zoo model's TF.js ops and latency → bench/ (≈ 25 min)
 	@$(VENV)/convert/bin/python -c "from jax2tfjs import checkpoints; checkpoints.resolve('volumes/checkpoints', model='flax_cnn')" 2>/dev/null \
 		|| { echo "[bench] no trained flax_cnn checkpoint: training one (make train MODEL=flax)"; $(MAKE) train MODEL=flax RUNNER=local; }
 	$(VENV)/train/bin/python -m bench.perf train --out=bench/train_speed.json
 	$(VENV)/convert/bin/python -m bench.perf run --out-dir=bench
+	$(VENV)/convert/bin/python -m bench.perf zoo-ops --out-dir=bench
 
 demo: setup data ## the whole pipeline on the default data: setup, data, train-all, convert-all, verify
 	$(MAKE) train-all

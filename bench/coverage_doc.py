@@ -11,7 +11,12 @@ HEADER = """# Lowering coverage
 
 Generated from `jax2tfjs.lowering` by `make docs`; do not edit by hand (`tests/convert_env/test_docs.py` fails
 when this file is stale). Every lowered primitive has parity cases run against JAX at two batch sizes
-through one graph with a dynamic batch dimension (`tests/convert_env/test_lowering_parity.py`).
+through one graph with a dynamic batch dimension (`tests/convert_env/test_lowering_parity.py`), and
+again in real TF.js on the Node cpu and wasm backends (`tests/convert_env/test_lowering_tfjs.py`,
+harness `bench/parity_tfjs.py`: the cases go into about ten graph models, one per rule module in
+chunks of 40, converted by jax2tfjs's own converter path, each backend running them all in one Node
+process at both batch sizes; a chunk that fails is split case by case, so a failure names its case
+and backend, e.g. `test_rule_in_tfjs[wasm-dot/int_dot_to_float]`).
 
 "TF ops emitted" is measured, not declared: the ops each primitive's equations put into the TF
 graphs of all parity cases (graph plumbing such as Const and Identity aside). Tests fail when a

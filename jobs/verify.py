@@ -1,8 +1,8 @@
 """Verify job: `make verify [MODEL=] [QUANT=] [SAMPLES=]` → verify.json per export, exports/report.md + chart.
 
 Every export is checked from its own folder (jax2tfjs.verify): TF.js on the cpu and wasm backends
-against its golden.json, and, for exports of checkpoints, accuracy on the test split of
-volumes/data. MODEL and QUANT take comma lists (`MODEL=flax,mlp QUANT=none,uint8`). The job holds
+(with BROWSER=1 also in headless Chromium: webgl, wasm, cpu, webgpu where offered) against its
+golden.json, and, for exports of checkpoints, accuracy on the test split of volumes/data. MODEL and QUANT take comma lists (`MODEL=flax,mlp QUANT=none,uint8`). The job holds
 the exports volume's lock to the end, so no convert replaces an export while it is read. Exits 4, naming the offending exports, when any export breaks its thresholds; exits 2
 (before reading any export) for a bad flag or a missing TF.js runtime, and when Node dies mid-run.
 """
@@ -17,6 +17,7 @@ import fire
 import numpy as np
 
 from jax2tfjs import atomic
+from jax2tfjs.browser.session import BACKENDS as BROWSER_BACKENDS
 from jax2tfjs.compare import EXIT_THRESHOLDS_MISSED
 from jax2tfjs.data import DATA_FILE, check_dataset, load_dataset
 from jax2tfjs.errors import ExportError
@@ -81,6 +82,15 @@ def _backends(value: str | list | tuple) -> tuple[str, ...]:
     return tuple(str(item).strip() for item in items if str(item).strip())
 
 
+def _browser_backends(value: bool | str | list | tuple | None) -> tuple[str, ...]:
+    """`--browser` alone: every browser backend (webgpu only where Chromium offers it); a list picks."""
+    if value is None or value is False:
+        return ()
+    if value is True:
+        return BROWSER_BACKENDS
+    return _backends(value)
+
+
 def main(
     model: str | None = None,
     quantization: str | None = None,
@@ -98,6 +108,7 @@ def main(
     uint8_max_rel_err: float = Thresholds.uint8_max_rel_err,
     uint8_max_drop_points: float = Thresholds.uint8_max_drop_points,
     timing_repeats: int = 10,
+    browser: bool | str | tuple[str, ...] = False,
     memory_limit_gb: float | None = None,
 ) -> None:
     """Check every export (or MODEL/QUANT) in real TF.js against its golden.json and, for exports of
@@ -111,6 +122,8 @@ def main(
       none_min_agreement, *_max_rel_err (golden.json, per quantization), *_max_drop_points
         (accuracy): thresholds, see jax2tfjs.verify.thresholds.
       timing_repeats: timed runs per batch size (median reported).
+      browser: also run golden.json in headless Chromium (`make verify BROWSER=1`): `--browser` for
+        webgl, wasm, cpu and webgpu where offered, or a comma list; each is judged like a Node backend.
     """
     limits = {
         "none_max_rel_err": none_max_rel_err,
@@ -154,8 +167,11 @@ def main(
                 path=root,
             )
         split, digits = _test_split(data_dir, samples_asked)
-        print(f"[verify] {len(folders)} exports on {','.join(_backends(backends))} ...", flush=True)
-        rows = verify_exports(folders, split, thresholds, _backends(backends), repeats)
+        on = [*_backends(backends), *(f"chromium-{b}" for b in _browser_backends(browser))]
+        print(f"[verify] {len(folders)} exports on {','.join(on)} ...", flush=True)
+        rows = verify_exports(
+            folders, split, thresholds, _backends(backends), repeats, browser=_browser_backends(browser)
+        )
         for row in rows:
             verdict = "pass" if row["passed"] else "FAIL " + "; ".join(row["failures"])
             print(f"[verify] {row['export']}: {verdict}", flush=True)

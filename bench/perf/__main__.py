@@ -2,7 +2,9 @@
 
 `train` runs in .venv/train (training speed); `run` runs in .venv/convert and measures the rest side
 by side: conversion against the official convert_jax path and jax2onnx, inference, quantization and
-every job's peak RSS. Each subcommand imports only what it needs, so either venv can load this file.
+every job's peak RSS. `zoo-ops` (convert venv, after `run`: it adds its key to results.json) converts
+every zoo model with ours and with the official path and compares TF.js op counts and latency; it
+runs alone too. Each subcommand imports only what it needs, so either venv can load this file.
 """
 
 from __future__ import annotations
@@ -81,5 +83,47 @@ def report(out_dir: str = "bench") -> None:
     run_job("bench-report", work, memory_limit_gb=None, report_path=None)
 
 
+def zoo_ops(
+    out_dir: str = "bench",
+    models: str = "all",
+    latencies: bool = True,
+    rounds: int = 3,
+    repeats: int = 20,
+    keep_work: bool = False,
+    memory_limit_gb: float | None = None,
+) -> None:
+    """Every zoo model, ours vs the official convert_jax: TF.js op counts and cpu/wasm latencies →
+    the zoo_ops key of out_dir/results.json and its section of out_dir/README.md (the rest is kept).
+
+    Args:
+      models: all, fast, or a comma list of zoo names.
+      latencies: False to measure op counts only (a minute or two instead of several).
+      rounds: Node processes per backend, each running every pair side by side.
+      repeats: timed predictions per export and round (after 5 warm-up ones).
+      keep_work: keep both sides' exports in out_dir/work/zoo_ops/ (ours/, official/, portable/).
+    """
+    from bench import zoo
+    from bench.perf import report, zoo_ops
+
+    def work() -> dict:
+        names = ",".join(models) if isinstance(models, list | tuple) else str(models)
+        section = zoo_ops.run(
+            zoo.select(names),
+            Path(out_dir) / "work" / "zoo_ops",
+            latencies=latencies,
+            rounds=rounds,
+            repeats=repeats,
+            keep_work=keep_work,
+        )
+        report.write_zoo_ops(section, Path(out_dir))
+        print(report.zoo_ops_markdown(section))
+        print(
+            f"[bench] wrote the zoo_ops section of {out_dir}/results.json and README.md in {section['wall_s']} s"
+        )
+        return {}
+
+    run_job("bench-zoo-ops", work, memory_limit_gb=memory_limit_gb, report_path=None)
+
+
 if __name__ == "__main__":
-    fire.Fire({"train": train, "run": run, "report": report})
+    fire.Fire({"train": train, "run": run, "report": report, "zoo-ops": zoo_ops})

@@ -91,6 +91,156 @@ TARGETS = [
 ]
 
 
+ZOO_BACKENDS = ("cpu", "wasm")
+# bench.perf.zoo_ops's official variants, as the table labels them (report.py imports nothing heavy).
+ZOO_VARIANTS = {"official": "oneDNN default", "portable": "oneDNN off"}
+
+
+def _official_state(row: dict[str, Any]) -> str:
+    if any(f"{v}_ops" in row for v in ZOO_VARIANTS):
+        return "yes"
+    error = str(row.get("official_error", ""))
+    return "no (cannot build)" if error.startswith("official venv cannot build") else "no" if error else "-"
+
+
+def _ratio_mark(limit: float) -> Any:
+    """A ratio with ✗ when it misses `limit`."""
+    return lambda v: "-" if v is None else f"{v:.2f}" + ("" if v <= limit else " ✗")
+
+
+def _official_ms(row: dict[str, Any], backend: str) -> str:
+    """The official figure ours is compared with: † when only the oneDNN-off export ran."""
+    baseline = row.get(f"{backend}_baseline")
+    if baseline:
+        return f"{row[f'{backend}_ms_{baseline}']:.3f}" + (" †" if baseline != "official" else "")
+    tried = [v for v in ZOO_VARIANTS if f"{v}_ops" in row]
+    return "fails" if tried and all(row.get(f"{backend}_error_{v}") for v in tried) else "-"
+
+
+def _ours_ms(row: dict[str, Any], backend: str) -> str:
+    if row.get(f"{backend}_error_ours"):
+        return "fails"
+    return _f(3)(row.get(f"{backend}_ms_ours"))
+
+
+def zoo_ops_columns(ops_target: float, latency_target: float, latencies: bool) -> list[tuple[str, str, Any]]:
+    columns: list[tuple[str, str, Any]] = [
+        ("name", "model", text),
+        ("_official", "official converts", text),
+        ("ours_ops", "ops ours", text),
+        ("official_ops", "ops official", text),
+        ("portable_ops", "ops official, oneDNN off", text),
+        ("ops_ratio", f"ops ratio (≤ {ops_target:g})", _ratio_mark(ops_target)),
+    ]
+    if latencies:
+        for backend in ZOO_BACKENDS:
+            columns += [
+                (f"_{backend}_ours", f"{backend} ms ours", text),
+                (f"_{backend}_official", f"{backend} ms official", text),
+                (f"{backend}_ratio", f"{backend} ratio (≤ {latency_target:g})", _ratio_mark(latency_target)),
+            ]
+        columns.append(("_diff", "max |Δ| ours vs official", sci))
+    return columns
+
+
+def _zoo_table_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    shown = []
+    for row in rows:
+        diffs = [row[f"{b}_max_abs_diff"] for b in ZOO_BACKENDS if row.get(f"{b}_max_abs_diff") is not None]
+        extra: dict[str, Any] = {"_official": _official_state(row), "_diff": max(diffs) if diffs else None}
+        for backend in ZOO_BACKENDS:
+            extra[f"_{backend}_ours"] = _ours_ms(row, backend)
+            extra[f"_{backend}_official"] = _official_ms(row, backend)
+        shown.append({**row, **extra})
+    return shown
+
+
+def _cannot(rows: list[dict[str, Any]]) -> list[str]:
+    """What the official path could not convert, and the backends where none of its exports ran."""
+    notes = []
+    for row in rows:
+        errors = {v: row[f"{v}_error"] for v in ZOO_VARIANTS if row.get(f"{v}_error")}
+        if errors and len(set(errors.values())) == 1:
+            notes.append(f"{row['name']}: {next(iter(errors.values()))}")
+        else:
+            notes += [f"{row['name']} ({ZOO_VARIANTS[v]}): {e}" for v, e in errors.items()]
+        for backend in ZOO_BACKENDS:
+            tried = [v for v in ZOO_VARIANTS if f"{v}_ops" in row]
+            failures = {v: row.get(f"{backend}_error_{v}") for v in tried}
+            if tried and all(failures.values()):
+                causes = "; ".join(dict.fromkeys(failures.values()))
+                notes.append(f"{row['name']}: no official export runs on TF.js {backend}: {causes}")
+    return notes
+
+
+def zoo_ops_markdown(section: dict[str, Any]) -> str:
+    """The zoo section: ours vs the official convert_jax per zoo model, then where we miss."""
+    summary, rows, latencies = section["summary"], section["rows"], section["latencies"]
+    columns = zoo_ops_columns(summary["ops_target"], summary["latency_target"], latencies)
+    # Sorted: results.json is written with sorted keys, and the README must read the same from it.
+    official = ", ".join(f"{k} {v}" for k, v in sorted(section["official_versions"].items()) if k != "python")
+    timing = (
+        f"Latency: TF.js 4.22 in Node, batch {section['batch']}; per backend {section['rounds']} Node processes, "
+        f"each running every model's exports side by side (order rotated each round); a figure is the median "
+        f"over rounds of the median of {section['repeats']} predictions after 5 warm-up ones. Medians of "
+        "sub-millisecond models move by ~10 % between runs: a ratio near 1.0 is a tie. The official figure is "
+        "its export as converted here, or † the oneDNN-off one where only that runs; `fails`: no export of "
+        "that side runs on the backend (listed below); max |Δ|: ours vs that official export, same inputs."
+        if latencies
+        else "Latency was not measured in this run (`--latencies=False`)."
+    )
+    backends = "".join(
+        f"; {b}: ours no slower on {summary[f'{b}_met']} of {summary[f'{b}_timed']} timed (median ratio "
+        f"{_x(summary[f'{b}_ratio_median'])}), no official export runs on {summary[f'{b}_official_cannot_run']}"
+        for b in ZOO_BACKENDS
+        if latencies
+    )
+    lines = [
+        "## The zoo: ours vs the official convert_jax, op counts and latency",
+        "",
+        f"Measured {section['created']} by `python -m bench.perf zoo-ops` (part of `make bench`, "
+        f"{section['wall_s']:.0f} s). Every zoo model (docs/zoo.md) is converted by ours (jax "
+        f"{section['ours_versions'].get('jax', '?')}, dynamic batch, quantization none) and by the official "
+        f"`convert_jax` in .venv/official ({official}) at the fixed shapes fed (batch {section['batch']}), with "
+        "our weights loaded into its model (an nnx module split into its state and merged back inside "
+        "`apply_fn`, bench/perf/zoo_official.py). The official path runs twice: with TensorFlow's defaults (on this "
+        "AVX-512 machine oneDNN fuses MatMul+Tanh/GELU into `_FusedMatMul` ops TF.js refuses) and with "
+        "`TF_ENABLE_ONEDNN_OPTS=0`. Ops: TF.js compute ops in model.json (Const, Placeholder, Identity and "
+        "other plumbing excluded), one count for all; the ratio is against the smaller official count. "
+        f"Targets: ops ≤ {summary['ops_target']:g}× the official, latency ≤ {summary['latency_target']:g}×; "
+        "✗ marks a miss.",
+        "",
+        timing,
+        "",
+        f"Summary: the official path converts {summary['official_converted']} of {summary['models']} models; "
+        f"ops target met on {summary['ops_met']} of {summary['official_converted']} (median ratio "
+        f"{_x(summary['ops_ratio_median'])}, worst {_x(summary['ops_ratio_worst'])}){backends}.",
+        "",
+        markdown_table(_zoo_table_rows(rows), columns),
+        "",
+        "### Where we miss",
+        "",
+        *([f"- {note}" for note in section["misses"]] or ["- nowhere: every target met."]),
+        "",
+        "### What the official path cannot convert or run",
+        "",
+        *([f"- {note}" for note in _cannot(rows)] or ["- nothing: it converted and ran every model."]),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_zoo_ops(section: dict[str, Any], out_dir: Path) -> None:
+    """Put `section` under results.json's zoo_ops key (the other keys kept) and rewrite README.md."""
+    path = out_dir / "results.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results["zoo_ops"] = section
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic.write_json(path, results)
+    with atomic.atomic_path(out_dir / "README.md") as tmp:
+        tmp.write_text(markdown(results))
+
+
 # Written by the verify timing run (old vs new `make verify`), not by `make bench`: rendered when present.
 VERIFY_SPEED = Path(__file__).parents[1] / "verify_speed.json"
 
@@ -115,7 +265,21 @@ def verify_speed_lines(path: Path = VERIFY_SPEED) -> list[str]:
     ]
 
 
+def zoo_ops_lines(results: dict[str, Any]) -> list[str]:
+    return [zoo_ops_markdown(results["zoo_ops"]), ""] if "zoo_ops" in results else []
+
+
 def markdown(results: dict[str, Any]) -> str:
+    if "conversion" not in results:  # only `python -m bench.perf zoo-ops` has run so far
+        return "\n".join(
+            [
+                "# Benchmarks",
+                "",
+                "Only the zoo section has been measured; `make bench` measures the rest.",
+                "",
+                *zoo_ops_lines(results),
+            ]
+        )
     conv, inf, quant = results["conversion"], results["inference"], results["quantization"]
     ops = "\n".join(f"- {row['label']}: {_ops(row['ops'])}" for row in conv["rows"])
     lines = [
@@ -185,6 +349,7 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         markdown_table(results["jobs_memory"]["rows"], JOBS),
         "",
+        *zoo_ops_lines(results),
         *verify_speed_lines(),
     ]
     return "\n".join(lines)

@@ -1,7 +1,8 @@
 """Zoo job: `make zoo` → every zoo model converted and run in TF.js against JAX.
 
-Writes <out-dir>/<model>/ (the exports), <out-dir>/zoo.json and <out-dir>/zoo.md; prints the table
-and the success line. Exits 4 (as `make verify` does for broken thresholds) when the targets are
+With `--browser=webgl,wasm` (what `make zoo` passes) each export also runs in headless Chromium on
+those backends, one browser for the whole run. Writes <out-dir>/<model>/ (the exports),
+<out-dir>/zoo.json and <out-dir>/zoo.md; prints the table and the success line. Exits 4 (as `make verify` does for broken thresholds) when the targets are
 missed: 100 % of the selected models converted and within the tolerance.
 """
 
@@ -33,6 +34,7 @@ def main(
     batch: int = 4,
     seed: int = 0,
     tolerance: float = TOLERANCE,
+    browser: str = "",
     memory_limit_gb: float | None = None,
 ) -> None:
     """Convert each zoo model, run it in TF.js (Node) on random inputs fed by name, compare each
@@ -45,8 +47,11 @@ def main(
       batch: rows per input where the batch is dynamic (a static-batch model gets its spec's).
       seed: weights and inputs.
       tolerance: max relative error, max|Δ| / max(1, max|y_jax|).
+      browser: also run each export in headless Chromium on these TF.js backends, comma-separated:
+        webgl, wasm, cpu, webgpu (skipped where Chromium offers no adapter); `make zoo` passes webgl,wasm.
     """
     backends = _names(backend)
+    browser_backends = _names(browser)
     names = _names(models)
     root = Path(out_dir)
 
@@ -56,10 +61,20 @@ def main(
 
     def work() -> dict:
         result = run_zoo(
-            zoo.select(names), root, backends, batch=batch, seed=seed, tolerance=tolerance, on_row=progress
+            zoo.select(names),
+            root,
+            backends,
+            batch=batch,
+            seed=seed,
+            tolerance=tolerance,
+            on_row=progress,
+            browser=browser_backends,
         )
-        print(report.table(result["rows"]))
-        print(report.summary_line(result["summary"], backends))
+        everywhere = [*backends, *(f"chromium-{b}" for b in browser_backends)]
+        print(report.table(result["rows"], tolerance))
+        print(report.summary_line(result["summary"], everywhere))
+        if report.browser_line(result):
+            print(f"[zoo] {report.browser_line(result)}")
         return result
 
     result = run_job("zoo", work, memory_limit_gb=memory_limit_gb, report_path=None)

@@ -11,6 +11,12 @@ error = max|Δ| / max(1, max|y_jax|), each output on its own scale (`compare_nam
 when it converted, its signature names what the entry expects, it ran, and its worst output's
 relative error is within the tolerance on every backend.
 
+With `browser` backends (`--browser=webgl,wasm`, what `make zoo` runs), each export also runs in
+headless Chromium on those TF.js backends (jax2tfjs.browser: one browser for the whole zoo) with the
+same random inputs, compared with JAX's outputs under the same rule and named `chromium-<backend>`
+in `backends`; a row passes only when every backend, Node and browser, passes. A browser backend the
+browser does not offer (webgpu without an adapter) is listed under `browser_skipped`, not failed.
+
 Inputs are fed to TF.js by the names the export's signature gives them (its input order is JAX's
 flatten order of the input pytree, so the random inputs' leaves pair with it in order); JAX's outputs
 are the reference's output pytree flattened by `jax.tree_util` and paired in order with the
@@ -19,6 +25,7 @@ signature's output names (dict keys sorted, dataclass fields in order, as the co
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +38,7 @@ import numpy as np
 from bench.zoo.registry import ZooEntry
 from jax2tfjs import compare
 from jax2tfjs.api import to_tensorflowjs
+from jax2tfjs.browser import session as browser_session
 from jax2tfjs.compare import RELATIVE_RULE, TOLERANCE
 from jax2tfjs.errors import Jax2TfjsError, ModelInputError
 from jax2tfjs.export import golden as golden_file
@@ -90,6 +98,45 @@ def _expected_names(entry: ZooEntry, signature: dict[str, Any]) -> None:
         raise SignatureMismatch(f"the export names its inputs {found}, the entry expects {wanted}")
 
 
+def _figures(actual: dict[str, np.ndarray], expected: dict[str, np.ndarray], golden: Any) -> dict[str, Any]:
+    """One backend's comparison with JAX's outputs (and with golden.json's, the converter's own)."""
+    result = compare.compare_named(actual, expected)
+    return {
+        "max_abs_diff": result.max_abs_diff,
+        "rel_err": result.rel_err,
+        "worst_output": result.worst_output or next(iter(expected)),
+        "per_output": result.per_output
+        or {next(iter(expected)): {"max_abs_diff": result.max_abs_diff, "rel_err": result.rel_err}},
+        "golden_rel_err": compare.compare_named(actual, golden.outputs).rel_err,
+    }
+
+
+def _run_in_browser(
+    row: dict[str, Any],
+    browser: browser_session.ChromiumSession,
+    backends: Sequence[str],
+    folder: Path,
+    fed: dict[str, np.ndarray],
+    expected: dict[str, np.ndarray],
+    golden: Any,
+) -> None:
+    """The export in Chromium on each browser backend, its figures beside the Node backends'. A
+    backend that could not run it is an entry with `error` (the row fails); one not offered is skipped."""
+    for backend in backends:
+        name = browser_session.backend_name(backend)
+        (outcome,) = browser.run(backend, [browser_session.BrowserRuns(folder, {"zoo": fed}, "zoo")])
+        if outcome.skipped is not None:
+            row.setdefault("browser_skipped", {})[name] = outcome.skipped
+        elif outcome.error is not None:
+            row["backends"][name] = {"error": outcome.error}
+        else:
+            row["backends"][name] = {
+                **_figures(outcome.outputs["zoo"], expected, golden),
+                "load_ms": outcome.load_ms,
+                "infer_ms": outcome.predict_ms,
+            }
+
+
 def run_entry(
     entry: ZooEntry,
     out_root: Path,
@@ -98,9 +145,12 @@ def run_entry(
     batch: int = 4,
     seed: int = 0,
     tolerance: float = TOLERANCE,
+    browser: browser_session.ChromiumSession | None = None,
+    browser_backends: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Build, convert, run in TF.js on every backend, compare; never raises for a model's failure.
-    `batch` is the rows fed where the batch is dynamic; a static-batch entry gets its spec's own."""
+    """Build, convert, run in TF.js on every backend (and in `browser` on `browser_backends`), compare;
+    never raises for a model's failure. `batch` is the rows fed where the batch is dynamic; a
+    static-batch entry gets its spec's own."""
     row: dict[str, Any] = {
         "name": entry.name,
         "style": entry.style,
@@ -155,19 +205,18 @@ def run_entry(
             actual, _ = run_in_tfjs(report.out_dir, fed, backend, golden_self_check=False)
         except Exception as err:
             return _failure(row, f"tfjs-{backend}", err)
-        result = compare.compare_named(actual, expected)
-        row["backends"][backend] = {
-            "max_abs_diff": result.max_abs_diff,
-            "rel_err": result.rel_err,
-            "worst_output": result.worst_output or next(iter(expected)),
-            "per_output": result.per_output
-            or {next(iter(expected)): {"max_abs_diff": result.max_abs_diff, "rel_err": result.rel_err}},
-            "golden_rel_err": compare.compare_named(actual, golden.outputs).rel_err,
-        }
-    worst = max(row["backends"].values(), key=lambda r: r["rel_err"])
-    row["max_abs_diff"] = max(r["max_abs_diff"] for r in row["backends"].values())
+        row["backends"][backend] = _figures(actual, expected, golden)
+    if browser is not None and browser_backends:
+        _run_in_browser(row, browser, browser_backends, report.out_dir, fed, expected, golden)
+    ran = [r for r in row["backends"].values() if "error" not in r]
+    worst = max(ran, key=lambda r: r["rel_err"])  # the Node backends ran: a failure returned above
+    row["max_abs_diff"] = max(r["max_abs_diff"] for r in ran)
     row["rel_err"], row["worst_output"] = worst["rel_err"], worst["worst_output"]
-    row["passed"] = row["rel_err"] <= tolerance
+    failed = {name: r["error"] for name, r in row["backends"].items() if "error" in r}
+    if failed:
+        name, message = next(iter(failed.items()))
+        row.update(error=f"tfjs-{name}", error_message=f"tfjs-{name}: {message}")
+    row["passed"] = not failed and row["rel_err"] <= tolerance
     return row
 
 
@@ -180,25 +229,62 @@ def run_zoo(
     seed: int = 0,
     tolerance: float = TOLERANCE,
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    browser: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Rows for `selected` plus the summary (success rate, worst |Δ|, targets met)."""
+    """Rows for `selected` plus the summary (success rate, worst |Δ|, targets met). With `browser`
+    backends, one Chromium serves every model; what it offered is the result's `browser`."""
     unknown = [b for b in backends if b not in BACKENDS]
     if unknown or not backends:
         raise ModelInputError(
             f"unknown TF.js backend(s) {unknown or backends}", fix=f"use one or more of {', '.join(BACKENDS)}"
         )
+    if browser:
+        browser_session.check_setup(browser)
     out_root = Path(out_root)
     rows = []
-    for entry in selected:
-        print(f"[zoo] {entry.name} ({entry.style}) ...", file=sys.stderr, flush=True)
-        row = run_entry(entry, out_root, backends, batch=batch, seed=seed, tolerance=tolerance)
-        rows.append(row)
-        if on_row is not None:
-            on_row(row)
-    return {"rows": rows, "summary": summarize(rows, tolerance), "config": _config(backends, batch, seed)}
+    with contextlib.ExitStack() as stack:
+        session = stack.enter_context(browser_session.ChromiumSession()) if browser else None
+        for entry in selected:
+            print(f"[zoo] {entry.name} ({entry.style}) ...", file=sys.stderr, flush=True)
+            row = run_entry(
+                entry,
+                out_root,
+                backends,
+                batch=batch,
+                seed=seed,
+                tolerance=tolerance,
+                browser=session,
+                browser_backends=browser,
+            )
+            rows.append(row)
+            if on_row is not None:
+                on_row(row)
+        offered = dict(session.info) if session is not None else None
+    names = [*backends, *(browser_session.backend_name(b) for b in browser)]
+    result = {
+        "rows": rows,
+        "summary": summarize(rows, tolerance, names),
+        "config": _config(backends, batch, seed),
+    }
+    result["config"]["browser"] = list(browser)
+    if offered is not None:
+        result["browser"] = offered
+    return result
 
 
-def summarize(rows: Sequence[dict[str, Any]], tolerance: float = TOLERANCE) -> dict[str, Any]:
+def _per_backend(rows: Sequence[dict[str, Any]], names: Sequence[str], tolerance: float) -> dict[str, Any]:
+    """Per backend: how many models ran on it and how many of those were within the tolerance."""
+    counts = {}
+    for name in names:
+        results = [r["backends"][name] for r in rows if name in (r.get("backends") or {})]
+        ran = [r for r in results if "error" not in r]
+        counts[name] = {"ran": len(ran), "passed": sum(r["rel_err"] <= tolerance for r in ran)}
+    return counts
+
+
+def summarize(
+    rows: Sequence[dict[str, Any]], tolerance: float = TOLERANCE, backends: Sequence[str] = ()
+) -> dict[str, Any]:
     passed = [r for r in rows if r["passed"]]
     measured = [r["max_abs_diff"] for r in rows if r.get("max_abs_diff") is not None]
     worst_rel = [r["rel_err"] for r in rows if r.get("rel_err") is not None]
@@ -213,6 +299,7 @@ def summarize(rows: Sequence[dict[str, Any]], tolerance: float = TOLERANCE) -> d
         "rule": f"passed = converted, ran in TF.js, and {RELATIVE_RULE} <= {tolerance:g} for every output on every backend",
         "failed": [r["name"] for r in rows if not r["passed"]],
         "targets_met": bool(rows) and len(passed) == len(rows),
+        "per_backend": _per_backend(rows, backends, tolerance),
     }
 
 

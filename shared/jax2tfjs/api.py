@@ -28,8 +28,8 @@ import numpy as np
 from jax2tfjs import atomic, compare, hashing, sources
 from jax2tfjs.errors import InputSpecError, Jax2TfjsError, ModelInputError, NonFiniteError, SignatureError
 from jax2tfjs.export import golden as golden_file
+from jax2tfjs.export import legality, savedmodel, swap, tfjs_convert
 from jax2tfjs.export import out_dir as out_dir_rules
-from jax2tfjs.export import savedmodel, swap, tfjs_convert
 from jax2tfjs.keypaths import key_path
 from jax2tfjs.lowering import tf_module
 from jax2tfjs.lowering.context import exported_dtype
@@ -72,6 +72,8 @@ class ConversionReport:
     format: int = hashing.SEALED_FORMAT  # report.json's format: from 2 on, always sealed
     provenance: dict[str, Any] = field(default_factory=dict)
     packages: dict[str, str] = field(default_factory=dict)
+    # The backend legality pass (export/legality.py): backends checked, rewrites made, verdicts.
+    backends: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -206,6 +208,7 @@ def to_tensorflowjs(
     output_names: list[str] | None = None,
     dynamic_axes: dict[str, Any] | None = None,
     dim_constraints: list[str] | None = None,
+    backends: tuple[str, ...] | None = None,
 ) -> ConversionReport:
     """Convert `model` to a TF.js graph model in `out_dir` (model.json, shards, golden.json,
     report.json) and return the report. See docs/api.md.
@@ -214,6 +217,7 @@ def to_tensorflowjs(
     (wrapped or renamed keys, other frameworks' layouts, dtypes TF.js lacks) and lists each change in
     `report.autofixes`; off, each of those is an error saying what auto-fix would do."""
     quantization = _checked_quantization(quantization)
+    backends = legality.checked_backends(backends)
     out_dir = Path(out_dir)
     out_dir_rules.check_replaceable(out_dir)  # before any work: never after minutes of converting
     phases = _Phases(progress)
@@ -244,11 +248,14 @@ def to_tensorflowjs(
     with swap.staging_beside(out_dir) as staging:
         saved_dir, export_dir = staging / "saved_model", staging / "tfjs"
         phases.run("save", lambda: savedmodel.save(module, saved_dir))
-        phases.run("tfjs", lambda: tfjs_convert.convert(saved_dir, export_dir, quantization, metadata))
+        legal = phases.run(
+            "tfjs", lambda: tfjs_convert.convert(saved_dir, export_dir, quantization, metadata, backends)
+        )
         check = phases.run("check", lambda: _savedmodel_diff(saved_dir, golden))
         _write_golden(export_dir, golden, check)
         report = _report(resolved, module, metadata, export_dir, out_dir, check.max_abs_diff, phases.times)
         report.signature, report.casts = signature.to_dict(), signature.casts()
+        report.backends = legal.to_dict()
         atomic.write_json(export_dir / "report.json", report.to_dict())
         swap.replace_dir(export_dir, out_dir)
     return report

@@ -351,3 +351,36 @@ class BusyError(Jax2TfjsError):
         "wait for that job to finish (or stop it), then run this one again; jobs wait up to "
         "JAX2TFJS_LOCK_WAIT_S seconds (default 600) before giving up, 0 refuses at once"
     )
+
+
+class BrowserError(Jax2TfjsError):
+    """The headless browser a browser check needs (Chromium driven by Playwright) is missing or died."""
+
+    code = "J2T404"
+    summary = (
+        "the browser checks (`--browser`, `make verify BROWSER=1`, the zoo) need Chromium and Playwright: "
+        "one is missing, or Chromium failed to start or stopped answering"
+    )
+    example_cause = "Chromium is not at /usr/bin/chromium ($JAX2TFJS_CHROMIUM names another path)"
+    example_fix = (
+        "apt-get install chromium (or set JAX2TFJS_CHROMIUM to a Chromium binary); Playwright uses it "
+        "as is, never `playwright install`"
+    )
+
+
+class BackendError(ExportError):
+    """The converted graph holds an op a target TF.js backend cannot run, and no rewrite fixes it."""
+
+    code = "J2T314"
+    summary = (
+        "the converted graph holds an op a target TF.js backend (cpu, wasm, webgl) has no kernel for, or "
+        "runs wrongly, and the backend legality pass cannot rewrite it; names the backend, node and op"
+    )
+    example_cause = (
+        "the converted graph has ops TF.js backends cannot run: wasm: node 'StatefulPartitionedCall/einsum' "
+        "(Einsum) needs the kernel 'Einsum', which that backend does not register"
+    )
+    example_fix = (
+        "convert with backends=(...) leaving those backends out (the export then must not run there), or "
+        "rewrite the model lines that make those ops (docs/coverage.md)"
+    )

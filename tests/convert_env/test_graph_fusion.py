@@ -1,6 +1,7 @@
 """Our contraction fusion (export/fusion.py, run in place of grappler's CPU-dependent remapper): it fuses
 what every TF.js backend runs, keeps the rest as separate ops, and a fused op no backend runs is
-refused with a typed error instead of failing later in a browser."""
+split off again by the legality pass (tests/convert_env/test_backend_legality.py) instead of failing
+later in a browser."""
 
 from __future__ import annotations
 
@@ -10,12 +11,9 @@ import json
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 from jax import lax
 
 from jax2tfjs.api import to_tensorflowjs
-from jax2tfjs.errors import ExportError
-from jax2tfjs.export.tfjs_convert import check_fused_activations
 from jax2tfjs.tfjs_runtime import run_in_tfjs
 
 RNG = np.random.default_rng(0)
@@ -101,22 +99,4 @@ def test_conv_with_a_broadcast_bias_fuses_with_a_rank_1_bias_that_wasm_runs(tmp_
     assert _fused(out) == [("_FusedConv2D", ["BiasAdd", "Sigmoid"])]
     _runs_like_jax_on_cpu_and_wasm(
         out, conv_bias, params, RNG.standard_normal((2, 5, 5, 2)).astype(np.float32)
-    )
-
-
-def test_a_fused_activation_no_backend_runs_is_refused_with_a_typed_error(tmp_path):
-    """What grappler's oneDNN remapper produced on AVX-512 machines: _FusedMatMul[BiasAdd, Tanh]."""
-    tanh = base64.b64encode(b"Tanh").decode()
-    bias = base64.b64encode(b"BiasAdd").decode()
-    topology = {
-        "node": [
-            {"name": "dense", "op": "_FusedMatMul", "attr": {"fused_ops": {"list": {"s": [bias, tanh]}}}}
-        ]
-    }
-    with pytest.raises(ExportError, match=r"dense .*_FusedMatMul.* fuses Tanh") as info:
-        check_fused_activations(topology, tmp_path / "model.json")
-    assert info.value.code == "J2T306" and "model.json" in str(info.value)
-    check_fused_activations(
-        {"node": [{"name": "ok", "op": "_FusedMatMul", "attr": {"fused_ops": {"list": {"s": [bias]}}}}]},
-        tmp_path / "model.json",
     )

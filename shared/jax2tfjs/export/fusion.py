@@ -24,11 +24,14 @@ from typing import Any
 
 import numpy as np
 
+from jax2tfjs.export.backend_limits import CLAIMED, LIMITS
+
 CONTRACTIONS = {"MatMul": "_FusedMatMul", "Conv2D": "_FusedConv2D"}
-# TF activation op → fused in TF.js by all of cpu, wasm and webgl (tfjs 4.22: the wasm backend's
-# FusableActivation enum and the cpu backend's applyActivation list linear, relu, relu6, prelu,
-# leakyrelu, sigmoid, elu). Tanh and GELU are not among them; they stay separate ops.
-FUSABLE_ACTIVATIONS = ("Relu", "Relu6", "Elu", "LeakyRelu", "Sigmoid")
+# The activations every claimed backend fuses (backend_limits, measured on each): Tanh and GELU are
+# not among them and stay separate ops. The legality pass re-checks the converted graph.
+FUSABLE_ACTIVATIONS = tuple(
+    sorted(frozenset.intersection(*(LIMITS[name].fused_activations for name in CLAIMED)) - {"Prelu"})
+)  # Relu, Relu6, Elu, LeakyRelu, Sigmoid (Prelu is not a TF op that could follow a BiasAdd here)
 _FLOAT32 = 1  # DataType.DT_FLOAT
 
 

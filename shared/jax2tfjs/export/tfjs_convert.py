@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import glob
 import io
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from jax2tfjs.errors import ExportError, MissingTfjsOpError
-from jax2tfjs.export import fusion
+from jax2tfjs.export import fold_affine, fusion, legality, simplify, softmax_guard
 
 QUANTIZATIONS: dict[str, dict[str, str] | None] = {
     "none": None,
@@ -104,6 +103,9 @@ def _grappler_with_our_fusion(conversion_module: Any):
         if not fuse:
             return optimized
         outputs = {out.name.split(":")[0] for out in signature_def.outputs.values()}
+        # Folding BatchNorm into weights first leaves a plain bias for fusion to fuse.
+        optimized = simplify.simplify(fold_affine.fold_affine(optimized, outputs), outputs)
+        optimized = softmax_guard.guard_softmax(optimized, outputs)  # webgl's Max starts at -1e20
         return fusion.fuse_contractions(optimized, outputs)
 
     conversion_module._run_grappler = run_grappler
@@ -113,7 +115,15 @@ def _grappler_with_our_fusion(conversion_module: Any):
         conversion_module._run_grappler = original
 
 
-def convert(saved_model: Path, out_dir: Path, quantization: str, metadata: dict[str, Any]) -> None:
+def convert(
+    saved_model: Path,
+    out_dir: Path,
+    quantization: str,
+    metadata: dict[str, Any],
+    backends: tuple[str, ...] | None = None,
+) -> legality.Legality:
+    """Convert, then make the graph legal on `backends` (default: the claimed cpu, wasm, webgl):
+    returns what the legality pass rewrote, for the report; raises BackendError when it cannot."""
     if quantization not in QUANTIZATIONS:
         raise ExportError(
             f"unknown quantization {quantization!r}", fix=f"use one of {', '.join(QUANTIZATIONS)}"
@@ -138,8 +148,8 @@ def convert(saved_model: Path, out_dir: Path, quantization: str, metadata: dict[
             fix="see the op list in the message; report it if a jax2tfjs rule emitted the op",
         ) from err
     model_json = out_dir / "model.json"
-    topology = _canonical_model_json(model_json, metadata.get("signature"))
-    check_fused_activations(topology, model_json)
+    _canonical_model_json(model_json, metadata.get("signature"))
+    return legality.make_legal(model_json, backends)
 
 
 def _identity_index(tensor_name: str) -> int:
@@ -185,25 +195,6 @@ def _canonical_model_json(model_json: Path, signature: dict[str, Any] | None = N
         _named_signature(content, signature, model_json)
     model_json.write_text(json.dumps(content, sort_keys=True))
     return content["modelTopology"]
-
-
-def check_fused_activations(topology: dict[str, Any], model_json: Path) -> None:
-    """Every fused activation must be one all our TF.js backends run (fusion's table); a fused
-    op TF.js's cpu or wasm backend refuses would fail only when a page runs it."""
-    nodes = [*topology.get("node", [])]
-    for function in topology.get("library", {}).get("function", []):
-        nodes.extend(function.get("nodeDef", []))
-    allowed = {"BiasAdd", "Prelu", *fusion.FUSABLE_ACTIVATIONS}
-    for node in nodes:
-        fused = node.get("attr", {}).get("fused_ops", {}).get("list", {}).get("s", [])
-        names = [base64.b64decode(op).decode() for op in fused]
-        refused = [op for op in names if op not in allowed]
-        if refused:
-            raise ExportError(
-                f"node {node['name']} ({node['op']}) fuses {', '.join(refused)}, which TF.js backends do not run",
-                fix="report this: jax2tfjs should have kept that activation a separate op",
-                path=model_json,
-            )
 
 
 def download_bytes(files: dict[str, int]) -> int:

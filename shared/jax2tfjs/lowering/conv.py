@@ -3,8 +3,9 @@
 Padding becomes 'VALID' or 'SAME' when JAX's explicit pads equal what TF would compute, else
 Conv2D's explicit paddings (TF.js supports them; stride-2 SAME arrives as ((0, 1), (0, 1))).
 NHWC/HWIO inputs (Flax's layout) need no transposes; other layouts are transposed around the op.
-1-D convolutions run as 2-D with a unit height. Transposed convolutions (lhs_dilation > 1) insert
-the zeros explicitly (Reshape/Pad) and run a plain Conv2D: exact, and every op exists in TF.js.
+1-D convolutions run as 2-D with a unit height. Transposed convolutions (lhs_dilation > 1) are one
+Conv2DBackpropInput (every TF.js backend has it) when strides and kernel dilation are 1 and the pads
+fit the kernel; otherwise they insert the zeros explicitly (Reshape/Pad) and run a plain Conv2D.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ def _crop_end(x, axis, amount):
     "conv_general_dilated",
     tf_ops=(
         "Conv2D",
+        "Conv2DBackpropInput",
+        "ReverseV2",  # the flipped kernel of a transposed conv (a constant once folded)
         "DepthwiseConv2dNative",
         "Transpose",
         "Pad",
@@ -137,6 +140,12 @@ def _crop_end(x, axis, amount):
             [Arg((B, 4, 4, 3)), Arg((3, 3, 3, 2), batched=False)],
             rtol=1e-4,
         ),
+        Case(  # pads wider than the kernel: no Conv2DBackpropInput form, the zeros are inserted
+            "lhs_dilated_wide_pads",
+            lambda x, w: lax.conv_general_dilated(x, w, (1, 1), ((3, 3), (3, 2)), lhs_dilation=(2, 2)),
+            [Arg((B, 2, 4, 4)), Arg((3, 2, 3, 3), batched=False)],
+            rtol=1e-4,
+        ),
         Case(
             "nchw",
             lambda x, w: _conv(x, w, (1, 1), "SAME", dims=("NCHW", "OIHW", "NCHW")),
@@ -170,6 +179,21 @@ def lower_conv_general_dilated(ctx, eqn, x, w):
         x, w = tf.expand_dims(x, 1), tf.expand_dims(w, 0)
         strides, pads, lhs_dil, rhs_dil = [1, *strides], [(0, 0), *pads], [1, *lhs_dil], [1, *rhs_dil]
         in_shape, kernel = [1, *in_shape], [1, *kernel]
+    groups = p["feature_group_count"]
+    pads_back = [(k - 1 - lo, k - 1 - hi) for (lo, hi), k in zip(pads, kernel, strict=True)]
+    if any(d > 1 for d in lhs_dil) and _as_backprop(strides, rhs_dil, groups, pads_back):
+        out_shape = eqn.outvars[0].aval.shape
+        out_dims = [out_shape[out_spec[0]], *(out_shape[i] for i in out_spec[2:]), out_shape[out_spec[1]]]
+        if spatial == 1:
+            out_dims.insert(1, 1)
+        # The gradient of a stride-s conv is a conv over the input dilated by s: one
+        # Conv2DBackpropInput, with the kernel flipped and its channels swapped (folded into the
+        # constant), where interleaving zeros took about ten ops.
+        filters = tf.transpose(tf.reverse(w, [0, 1]), [0, 1, 3, 2])
+        y = tf.nn.conv2d_transpose(
+            x, filters, ctx.shape(out_dims), [1, *lhs_dil, 1], [[0, 0], *map(list, pads_back), [0, 0]]
+        )
+        return _to_out_spec(y, spatial, out_spec)
     if any(d > 1 for d in lhs_dil):
         x = dilate_input(x, lhs_dil)
         in_shape = [(n - 1) * d + 1 for n, d in zip(in_shape, lhs_dil, strict=True)]
@@ -177,7 +201,7 @@ def lower_conv_general_dilated(ctx, eqn, x, w):
         raise NotImplementedError("strides and dilation both > 1 on one convolution cannot run in TF.js")
     mode = padding_mode(pads, in_shape, kernel, strides, rhs_dil)
     padding = mode if mode else [[0, 0], list(pads[0]), list(pads[1]), [0, 0]]
-    groups, in_features = p["feature_group_count"], eqn.invars[0].aval.shape[lhs_spec[1]]
+    in_features = eqn.invars[0].aval.shape[lhs_spec[1]]
     if groups == 1:
         y = tf.nn.conv2d(x, w, strides=strides, padding=padding, dilations=rhs_dil)
     elif groups == in_features:
@@ -188,12 +212,26 @@ def lower_conv_general_dilated(ctx, eqn, x, w):
         y = tf.concat(
             [tf.nn.conv2d(a, b, strides, padding, dilations=rhs_dil) for a, b in zip(xs, ws, strict=True)], 3
         )
+    return _to_out_spec(y, spatial, out_spec)
+
+
+def _as_backprop(strides, rhs_dil, groups, pads_back) -> bool:
+    """A transposed conv that one Conv2DBackpropInput computes: unit strides and kernel dilation,
+    no groups, and pads no wider than the kernel (the gradient's pads, k - 1 - pad, are >= 0)."""
+    return (
+        all(s == 1 for s in strides)
+        and all(d == 1 for d in rhs_dil)
+        and groups == 1
+        and all(lo >= 0 and hi >= 0 for lo, hi in pads_back)
+    )
+
+
+def _to_out_spec(y, spatial, out_spec):
+    """From NHWC (1-D: N1WC) to the requested out_spec order."""
     if spatial == 1:
         y = tf.squeeze(y, 1)
-    out_rank = spatial + 2
-    # From N(spatial)C to the requested out_spec order.
     current = [out_spec[0], *out_spec[2:], out_spec[1]]
-    return transpose(y, [current.index(i) for i in range(out_rank)])
+    return transpose(y, [current.index(i) for i in range(spatial + 2)])
 
 
 def _depthwise(x, w, channels, strides, pads, mode, dilation):

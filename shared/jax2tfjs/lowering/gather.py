@@ -19,8 +19,10 @@ import jax.numpy as jnp
 import tensorflow as tf
 from jax import lax
 
-from jax2tfjs.lowering.context import reshape_target, transpose
+from jax2tfjs.lowering.context import constant_value, is_static, materialize, reshape_target, transpose
+from jax2tfjs.lowering.interpreter import raw_inputs
 from jax2tfjs.lowering.registry import Arg, Case, rule
+from jax2tfjs.lowering.shape import fixed_slice
 
 B = 3
 
@@ -44,7 +46,8 @@ def _to_jax_layout(rows, axis, index_dims, offset_dims):
 @rule(
     "gather",
     tf_ops=(
-        "StridedSlice",  # the index column
+        "StridedSlice",  # the index column; a constant start on a dynamic batch
+        "Squeeze",
         "GatherV2",
         "Maximum",  # clipping the index
         "Minimum",
@@ -125,6 +128,24 @@ def _to_jax_layout(rows, axis, index_dims, offset_dims):
             lambda x: _tile_square(x)[:, 1 : x.shape[0] + 2, 2 : x.shape[0] + 2],
             [Arg((B, 4))],
         ),
+        Case(  # a constant start on a dynamic batch (`h[:, 0]`): StridedSlice + Squeeze, no Pack
+            "constant_column",
+            lambda x: x[:, 0] * 2.0 + x[:, -1],
+            [Arg((B, 3))],
+        ),
+        Case(  # BERT's pooler `h[:, 0]` on (b, seq, d), seq symbolic: the first row needs no clamp
+            "first_row_symbolic_axis",
+            lambda x: lax.gather(
+                _tile_square(x),
+                jnp.zeros((1,), jnp.int32),
+                lax.GatherDimensionNumbers(
+                    offset_dims=(0, 1), collapsed_slice_dims=(1,), start_index_map=(1,)
+                ),
+                slice_sizes=(x.shape[0], 1, x.shape[0] * x.shape[1]),
+                mode="fill",
+            ),
+            [Arg((B, 2))],
+        ),
         Case(
             "one_slice_two_axes_clamped",
             lambda x, i: _one_slice(x, i, mode="clip"),
@@ -137,11 +158,14 @@ def _to_jax_layout(rows, axis, index_dims, offset_dims):
         ),
     ],
 )
+@raw_inputs
 def lower_gather(ctx, eqn, operand, indices):
     dn, slice_sizes = eqn.params["dimension_numbers"], eqn.params["slice_sizes"]
     operand_shape = eqn.invars[0].aval.shape
+    known = constant_value(indices)
+    operand, indices = materialize(operand), materialize(indices)
     if len(eqn.invars[1].aval.shape) == 1 and not dn.operand_batching_dims:
-        return _one_slice_gather(ctx, eqn, operand, indices)
+        return _one_slice_gather(ctx, eqn, operand, indices, known)
     if len(dn.start_index_map) != 1 or dn.operand_batching_dims or dn.start_indices_batching_dims:
         raise NotImplementedError("only gathers indexing one axis are supported")
     (axis,) = dn.start_index_map
@@ -184,10 +208,15 @@ def _one_slice(x, start, **mode):
     return lax.gather(x, start, dn, slice_sizes=(x.shape[0], 2, 3), **mode)
 
 
-def _one_slice_gather(ctx, eqn, operand, indices):
+def _one_slice_gather(ctx, eqn, operand, indices, known):
     """indices (k,) hold one start per axis of start_index_map: Slice, then drop collapsed axes."""
     dn, sizes = eqn.params["dimension_numbers"], eqn.params["slice_sizes"]
     operand_shape = eqn.invars[0].aval.shape
+    fixed = _constant_slice(eqn, known)
+    if fixed is not None:  # `h[:, 0]` on a dynamic batch: one StridedSlice and a Squeeze
+        begins, ends, end_mask = fixed
+        out = tf.strided_slice(operand, begins, ends, [1] * len(begins), end_mask=end_mask)
+        return tf.squeeze(out, list(dn.collapsed_slice_dims)) if dn.collapsed_slice_dims else out
     starts = tf.cast(indices, tf.int32)
     # JAX clamps a start so the slice fits (XLA's gather semantics); FILL_OR_DROP instead fills the
     # whole slice when any start is outside [0, dim - size].
@@ -204,6 +233,25 @@ def _one_slice_gather(ctx, eqn, operand, indices):
         fill = _default_fill(operand.dtype) if fill is None else fill
         out = tf.where(valid, out, tf.constant(fill, operand.dtype))
     return out
+
+
+def _constant_slice(eqn, value):
+    """fixed_slice's (begins, ends, end_mask) when the starts are constants (`value`) and, in
+    FILL_OR_DROP mode, provably in range (else the fill must be computed); None otherwise."""
+    if value is None:
+        return None
+    dn, sizes = eqn.params["dimension_numbers"], eqn.params["slice_sizes"]
+    operand_shape = eqn.invars[0].aval.shape
+    position = {axis: i for i, axis in enumerate(dn.start_index_map)}
+    starts = [int(value[position[a]]) if a in position else 0 for a in range(len(operand_shape))]
+    if eqn.params["mode"] == lax.GatherScatterMode.FILL_OR_DROP:
+        for axis, start in enumerate(starts):
+            dim, size = operand_shape[axis], sizes[axis]
+            # start 0 always fits: shapes are checked, so dim >= size even when dim is symbolic.
+            in_range = start == 0 or (is_static(dim) and is_static(size) and 0 <= start <= dim - size)
+            if not in_range:
+                return None
+    return fixed_slice(operand_shape, starts, sizes)
 
 
 def _default_fill(dtype: tf.DType):

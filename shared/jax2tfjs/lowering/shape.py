@@ -8,7 +8,10 @@ is deferred with a `bias_vector` hint, so `add` can emit BiasAdd without a dangl
 
 from __future__ import annotations
 
+import math
+
 import jax.numpy as jnp
+import numpy as np
 import tensorflow as tf
 from jax import lax
 
@@ -19,21 +22,56 @@ from jax2tfjs.lowering.registry import Arg, Case, rule
 B = 3
 
 
-def _same_dim(a, b) -> bool:
+def same_dim(a, b) -> bool:
     try:
         return bool(a == b)
     except Exception:  # JAX cannot decide for some symbolic expressions: not provably equal
         return False
 
 
+def _size_one_axis(longer, shorter) -> int | None:
+    """The position of the one size-1 axis `longer` has beyond `shorter`, or None."""
+    if len(longer) != len(shorter) + 1:
+        return None
+    for axis, dim in enumerate(longer):
+        rest = [*longer[:axis], *longer[axis + 1 :]]
+        if same_dim(dim, 1) and all(same_dim(a, b) for a, b in zip(rest, shorter, strict=True)):
+            return axis
+    return None
+
+
+def without_pack(tensor, old, new):
+    """`tensor` (shape `old`) as shape `new` by ExpandDims or Squeeze when they differ by one size-1
+    axis and a Reshape would need the dims' Shape/StridedSlice/Pack ops (two or more symbolic dims:
+    (b, seq) → (b, seq, 1), LayerNorm's statistics in a text model); None otherwise."""
+    if sum(not is_static(d) for d in old) < 2:
+        return None
+    if (axis := _size_one_axis(new, old)) is not None:
+        return tf.expand_dims(tensor, axis)
+    if (axis := _size_one_axis(old, new)) is not None:
+        return tf.squeeze(tensor, [axis])
+    return None
+
+
 @rule(
     "reshape",
-    tf_ops=("Reshape",),
+    tf_ops=("Reshape", "ExpandDims", "Squeeze"),
     limits="`dimensions` (a transpose folded into reshape) must be None, as jnp emits it",
     cases=[
         Case("flatten", lambda x: x.reshape(x.shape[0], -1), [Arg((B, 4, 5))]),
         Case("unflatten", lambda x: x.reshape(x.shape[0], 2, 10), [Arg((B, 20))]),
         Case("reshape_static", lambda x: x.reshape(4, 6), [Arg((2, 12))], batched=False),
+        Case(  # (b, b) → (b, b, 1) and back, as nnx LayerNorm's statistics over (b, seq)
+            "expand_squeeze_two_symbolic_dims",
+            lambda x: (
+                lambda y: (
+                    y
+                    - y.sum(-1).reshape((*y.shape[:2], 1))
+                    + y.max(-1, keepdims=True).reshape(y.shape[:2])[..., None]
+                )
+            )(x[:, None, :] * x[None, :, :]),
+            [Arg((B, 4))],
+        ),
     ],
 )
 @raw_inputs
@@ -49,6 +87,8 @@ def lower_reshape(ctx, eqn, x):
             lambda: tf.constant(reshaped, ctx.tf_dtype(reshaped.dtype)), Hints(constant=reshaped)
         )
     tensor = materialize(x)
+    if (short := without_pack(tensor, eqn.invars[0].aval.shape, new_sizes)) is not None:
+        return short
     build = lambda: tf.reshape(tensor, reshape_target(ctx, new_sizes))  # noqa: E731
     if tensor.shape.rank == 1 and static and list(new_sizes)[:-1] == [1] * (len(new_sizes) - 1):
         return ctx.defer(build, Hints(bias_vector=tensor))
@@ -57,7 +97,7 @@ def lower_reshape(ctx, eqn, x):
 
 @rule(
     "broadcast_in_dim",
-    tf_ops=("Reshape", "BroadcastTo", "Tile", "Shape", "StridedSlice", "Pack"),
+    tf_ops=("Reshape", "ExpandDims", "BroadcastTo", "Tile", "Shape", "StridedSlice", "Pack"),
     limits=(
         "elementwise ops take the size-1 form and broadcast implicitly; a materialised broadcast of "
         "static axes is Tile, one onto the dynamic batch BroadcastTo"
@@ -70,6 +110,11 @@ def lower_reshape(ctx, eqn, x):
             batched=False,
         ),
         Case("broadcast_scalar", lambda x: x + jnp.zeros_like(x), [Arg((B, 4))]),
+        Case(  # (b, b) → (b, b, 1), as (b, seq) statistics in a text model: ExpandDims, not Pack + Reshape
+            "expand_two_symbolic_dims",
+            lambda x: (lambda y: y - jnp.max(y, axis=-1, keepdims=True))(x[:, None, :] * x[None, :, :]),
+            [Arg((B, 4))],
+        ),
         Case("broadcast_batch", lambda x: jnp.broadcast_to(x[:, None, :], (x.shape[0], 3, 4)), [Arg((B, 4))]),
         Case(
             "broadcast_groups",
@@ -94,15 +139,14 @@ def lower_broadcast_in_dim(ctx, eqn, x):
         expanded[axis] = dim
 
     def reshaped():
-        return (
-            tensor
-            if list(expanded) == list(operand_shape)
-            else tf.reshape(tensor, reshape_target(ctx, expanded))
-        )
+        if list(expanded) == list(operand_shape):
+            return tensor
+        short = without_pack(tensor, operand_shape, expanded)
+        return short if short is not None else tf.reshape(tensor, reshape_target(ctx, expanded))
 
     def build():
         # Symbolic dims compare too: (b,) -> (b, 1) (softmax's max and sum) is only a reshape.
-        same = [_same_dim(a, b) for a, b in zip(expanded, shape, strict=True)]
+        same = [same_dim(a, b) for a, b in zip(expanded, shape, strict=True)]
         if all(same):
             return reshaped()
         # Expanding static axes only (GroupNorm's per-group statistics onto channels): Tile with
@@ -114,7 +158,16 @@ def lower_broadcast_in_dim(ctx, eqn, x):
     # Elementwise rules take the rank-equal `broadcastable` form and let TF broadcast implicitly,
     # so most broadcasts never emit BroadcastTo (or the Shape/Pack ops a dynamic batch needs).
     onto_last_axis = tensor.shape.rank == 1 and len(dims) == 1 and dims[0] == len(shape) - 1
-    return ctx.defer(build, Hints(broadcastable=reshaped, bias_vector=tensor if onto_last_axis else None))
+    # A small constant broadcast to static dims stays known (a gather's constant start, `h[:, 0]`);
+    # only small ones: a rule that reads the hint may bake it into the weights.
+    value = constant_value(x)
+    known = None
+    if value is not None and all(is_static(d) for d in shape) and math.prod(int(d) for d in shape) <= 64:
+        known = np.broadcast_to(value.reshape([int(d) for d in expanded]), [int(d) for d in shape])
+    return ctx.defer(
+        build,
+        Hints(constant=known, broadcastable=reshaped, bias_vector=tensor if onto_last_axis else None),
+    )
 
 
 @rule(
@@ -233,7 +286,7 @@ def lower_slice(ctx, eqn, x):
     # An axis taken whole (often the dynamic batch) uses the end mask instead of a limit; `x[:-1]`
     # on the batch has limit b - 1, which is not whole.
     whole = [
-        s == 0 and st == 1 and _same_dim(lim, dim)
+        s == 0 and st == 1 and same_dim(lim, dim)
         for s, lim, st, dim in zip(starts, limits, strides, operand_shape, strict=True)
     ]
     end = [0 if w else ctx.dim(lim) for w, lim in zip(whole, limits, strict=True)]
@@ -250,17 +303,54 @@ def lower_slice(ctx, eqn, x):
             "dynamic_slice",
             lambda x, i: lax.dynamic_slice(x, (0, i[0] % 4, 1), (x.shape[0], 2, 3)),
             [Arg((B, 5, 5)), Arg((1,), "int32", "int", high=8, batched=False)],
-        )
+        ),
+        Case(  # constant starts (`x[:, 0]`, a clamped 7): one StridedSlice, whole batch by the end mask
+            "constant_starts",
+            lambda x: lax.dynamic_slice(x, (0, 7, 1), (x.shape[0], 2, 3)) + x[:, 0, None, :3],
+            [Arg((B, 5, 5))],
+        ),
     ],
 )
+@raw_inputs
 def lower_dynamic_slice(ctx, eqn, x, *starts):
     sizes = eqn.params["slice_sizes"]
+    x = materialize(x)
+    fixed = fixed_slice(eqn.invars[0].aval.shape, [constant_value(s) for s in starts], sizes)
+    if fixed is not None:
+        begins, ends, end_mask = fixed
+        return tf.strided_slice(x, begins, ends, [1] * len(begins), end_mask=end_mask)
+    starts = [materialize(s) for s in starts]
     shape = tf.shape(x, out_type=tf.int32)
     begins = []
     for axis, (start, size) in enumerate(zip(starts, sizes, strict=True)):
         limit = shape[axis] - ctx.dim(size)
         begins.append(tf.clip_by_value(tf.cast(start, tf.int32), 0, limit))
     return tf.slice(x, tf.stack(begins), ctx.shape(sizes))
+
+
+def fixed_slice(operand_shape, starts, sizes):
+    """(begins, ends, end_mask) of one StridedSlice when every start is a constant (`x[:, 0]` on a
+    dynamic batch): no Shape/Pack/clamp ops. JAX clamps each start into [0, dim - size]; an axis taken
+    whole starts at 0 and uses the end mask; a start <= 0 on a symbolic axis clamps to 0. None when a
+    start is traced, or positive on a symbolic axis (its clamp depends on the dim)."""
+    if any(s is None for s in starts):
+        return None
+    begins, ends, end_mask = [], [], 0
+    for axis, (dim, start, size) in enumerate(zip(operand_shape, starts, sizes, strict=True)):
+        if same_dim(dim, size) and not is_static(size):  # a static one gets its end (a 1 can shrink)
+            begins.append(0)
+            ends.append(0)
+            end_mask |= 1 << axis
+        elif is_static(dim) and is_static(size):
+            begin = min(max(int(start), 0), int(dim) - int(size))
+            begins.append(begin)
+            ends.append(begin + int(size))
+        elif int(start) <= 0 and is_static(size):  # clamped to 0 whatever the symbolic dim (BERT's x[:, 0])
+            begins.append(0)
+            ends.append(int(size))
+        else:
+            return None
+    return begins, ends, end_mask
 
 
 @rule(

@@ -28,8 +28,10 @@ COLUMNS = (
     "ms b=1 (wasm)",
     "ms b=32 (wasm)",
     "ms b=1 (cpu)",
+    "Chromium ms (golden rows)",
     "status",
 )
+BROWSER_PREFIX = "chromium-"  # jax2tfjs.browser.session.NAME_PREFIX: browser backends in `tfjs`
 
 
 REVERIFY = "run `make verify` for it again"
@@ -66,6 +68,7 @@ def cleaned(row: Any, export: str) -> dict[str, Any]:
         "tfjs": {str(name): _dict(result) for name, result in _dict(row.get("tfjs")).items()},
         "bytes": _dict(row.get("bytes")),
         "reference": _dict(row.get("reference")),
+        "browser": _dict(row.get("browser")),
     }
 
 
@@ -80,6 +83,16 @@ def _status(row: dict[str, Any]) -> str:
 def _worst(results: list[dict[str, Any]], key: str, pick: Any) -> float | None:
     values = [r[key] for r in results if isinstance(r.get(key), int | float)]
     return pick(values) if values else None
+
+
+def _browser_times(backends: dict[str, dict[str, Any]]) -> str:
+    """Each Chromium backend's median time for golden.json's rows: `webgl 7.7, wasm 0.50`."""
+    times = [
+        f"{name[len(BROWSER_PREFIX) :]} {_number(result.get('infer_ms_golden'), '.2f')}"
+        for name, result in backends.items()
+        if name.startswith(BROWSER_PREFIX)
+    ]
+    return ", ".join(times) or "-"
 
 
 def _cells(row: dict[str, Any]) -> list[str]:
@@ -104,7 +117,25 @@ def _cells(row: dict[str, Any]) -> list[str]:
         _number(main.get("infer_ms_batch1"), ".2f"),
         _number(main.get("infer_ms_batch32"), ".2f"),
         _number(cpu.get("infer_ms_batch1"), ".2f"),
+        _browser_times(backends),
         _status(row),
+    ]
+
+
+def _browser_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """What the browser run found, once: which backends ran as `chromium-*` rows of the worst-backend
+    columns, and the backend a user's browser lands on by the demo's order (webgl → wasm → cpu)."""
+    seen = next((row["browser"] for row in rows if row["browser"]), None)
+    if seen is None:
+        return []
+    skipped = "; ".join(f"{name}: {why}" for name, why in _dict(seen.get("skipped")).items())
+    return [
+        "",
+        f"Chromium (headless, TF.js {seen.get('tfjs_version', '?')}): golden.json on "
+        f"{', '.join(BROWSER_PREFIX + str(b) for b in seen.get('backends') or [])}, judged like the Node "
+        f"backends (in the worst-backend columns). The order webgl → wasm → cpu lands on "
+        f"**{seen.get('default_backend', '?')}** there: the backend a user's browser falls back to."
+        + (f" Not run: {skipped}." if skipped else ""),
     ]
 
 
@@ -124,6 +155,7 @@ def markdown(rows: list[dict[str, Any]], job: dict[str, Any]) -> str:
         "|" + " --- |" * len(COLUMNS),
     ]
     lines += ["| " + " | ".join(_cells(row)) + " |" for row in rows]
+    lines += _browser_lines(rows)
     passed = sum(row["passed"] for row in rows)
     notes = [f"- {row['export']}: {'; '.join(row['notes'])}" for row in rows if row["notes"]]
     lines += ["", f"{passed} of {len(rows)} exports pass their thresholds.", ""]

@@ -9,6 +9,12 @@ accuracy the checkpoint recorded (or, on part of the split, with the same model'
 export on the same images). A SavedModel is checked only where the export kept one. Nothing is
 re-lowered, and JAX does not run: the export is judged as shipped.
 
+With `browser` backends (make verify BROWSER=1), each export also runs golden.json in headless
+Chromium (jax2tfjs.browser: one browser for the whole job, webgl, wasm and cpu, webgpu where the
+browser offers an adapter), timed and judged like a Node backend under its name `chromium-<backend>`:
+a browser backend off the golden limit fails the row. The backend the demo's order (webgl → wasm →
+cpu) lands on in that browser (what a user's page falls back to) is recorded in each row's `browser`.
+
 Before any of that, the export's files are checked against the seal its report.json recorded at
 conversion (jax2tfjs.hashing): a file changed since fails the row with ExportIntegrityError (J2T312)
 and is not run. Exports converted before seals existed get a note, not a failure.
@@ -23,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from jax2tfjs import compare, hashing, signature, tfjs_runtime
+from jax2tfjs.browser import session as browser_session
 from jax2tfjs.errors import ExportError, Jax2TfjsError
 from jax2tfjs.export import golden as golden_file
 from jax2tfjs.export import publish
@@ -38,6 +45,10 @@ GOLDEN, TEST = "golden", "test"
 # which shows they compute the same function; the cpu backend (a plain-JS reference) needs about a
 # minute for 2,000 CNN inputs on 2 cores, which would be most of the job.
 ACCURACY_BACKEND = "wasm"
+# Timed runs per export in Chromium (median; 2 warm-ups first), at most: software GL and WebGPU are slow
+# here (a CNN's golden.json: webgl ~0.3 s, webgpu ~1.3 s a run). The 12 demo exports on all four
+# browser backends: 228 s at 10 runs each, 135 s at 5, against 21 s for Node's cpu and wasm alone.
+BROWSER_REPEATS = 5
 
 
 @dataclass(frozen=True)
@@ -179,6 +190,40 @@ def _reference_accuracy(
             result["accuracy_drop_points"] = compare.drop_points(baseline, result["accuracy"])
 
 
+def _browser_result(
+    outcome: browser_session.BrowserOutcome, golden_y: dict[str, np.ndarray]
+) -> dict[str, Any]:
+    if outcome.error is not None:
+        return {"error": f"TF.js in Chromium could not run the model: {outcome.error}"}
+    result = compare.compare_named(outcome.outputs[GOLDEN], golden_y).to_dict()
+    result["load_ms"] = outcome.load_ms
+    # Every golden.json row in one predict (the page's timing, warm-up first): not Node's batch 1.
+    result["infer_ms_golden"] = outcome.predict_ms
+    return result
+
+
+def _run_in_browser(plans: list[_Planned], backends: tuple[str, ...], repeats: int) -> None:
+    """golden.json of every planned export on each browser backend, one Chromium for all. A backend
+    the browser does not offer (webgpu without an adapter) is a note, not a failure."""
+    with browser_session.ChromiumSession(repeats=min(repeats, BROWSER_REPEATS)) as browser:
+        offered = {key: browser.info.get(key) for key in ("default_backend", "webgpu", "tfjs_version")}
+        print(f"[verify] Chromium: {offered}", flush=True)
+        runs = [
+            browser_session.BrowserRuns(plan.info.folder, {GOLDEN: plan.golden.inputs}, GOLDEN)
+            for plan in plans
+        ]
+        for plan in plans:
+            plan.row["browser"] = {**offered, "backends": list(backends), "skipped": {}}
+        for backend in backends:
+            name = browser_session.backend_name(backend)
+            for plan, outcome in zip(plans, browser.run(backend, runs), strict=True):
+                if outcome.skipped is not None:
+                    plan.row["browser"]["skipped"][name] = outcome.skipped
+                    plan.row["notes"].append(f"{name}: {outcome.skipped}")
+                else:
+                    plan.row["tfjs"][name] = _browser_result(outcome, plan.golden.outputs)
+
+
 def _savedmodel_row(folder: Path, golden: golden_file.Golden) -> dict[str, Any]:
     # Imported here, not at the top: TensorFlow takes seconds to import and only exports that kept
     # their SavedModel need it.
@@ -278,11 +323,14 @@ def verify_exports(
     thresholds: Thresholds,
     backends: tuple[str, ...] = ("cpu", "wasm"),
     timing_repeats: int = 10,
+    browser: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
     """One row per folder (the caller writes each to folder/verify.json). A broken export is a failed
     row, never a traceback; a bad backend, a missing TF.js runtime or a Node process that dies raises
-    ExportError."""
+    ExportError; with `browser` backends, a missing or dead Chromium raises BrowserError."""
     setup = _checked_setup(backends)
+    if browser:
+        browser_session.check_setup(browser)
     rows: dict[str, dict[str, Any]] = {}
     plans: list[_Planned] = []
     for folder in [*folders, *_baselines(folders, split)]:
@@ -306,6 +354,8 @@ def verify_exports(
         for plan, outcome in zip(plans, outcomes, strict=True):
             labels = split.labels if split is not None and TEST in outcome.outputs else None
             plan.row["tfjs"][backend] = _backend_result(outcome, plan.golden.outputs, labels)
+    if browser and plans:
+        _run_in_browser(plans, browser, timing_repeats)
     # `none` rows first: on part of the split, quantized rows are judged against them.
     for plan in sorted(plans, key=lambda plan: plan.info.quantization != "none"):
         _judge(plan, split, thresholds, rows)
