@@ -187,3 +187,29 @@ def test_a_one_element_slice_then_squeeze_is_one_strided_slice(tmp_path):
     ops = _compute_ops(out)
     assert "Squeeze" not in ops and ops.count("StridedSlice") == 3, ops
     _runs_like_jax(out, pairs, np.float32(2.0), RNG.standard_normal((3, 4)).astype(np.float32))
+
+
+def _cell_fn(cell):
+    """The cell as fn(params, x) over one array: the carry's parts (8 wide each), then the input (4)."""
+    carry = cell.initialize_carry(jax.random.key(1), (1, 4))
+    variables = cell.init(jax.random.key(0), carry, jnp.ones((1, 4)))
+    variables = jax.tree.map(lambda v: jnp.asarray(RNG.standard_normal(v.shape) * 0.5, v.dtype), variables)
+    if isinstance(carry, tuple):  # LSTM: (c, h)
+        return variables, lambda v, x: cell.apply(v, (x[:, :8], x[:, 8:16]), x[:, 16:])
+    return variables, lambda v, x: cell.apply(v, x[:, :8], x[:, 8:])
+
+
+def test_an_lstm_gate_is_one_matmul_over_the_concatenated_input_and_carry(tmp_path):
+    """flax's LSTMCell adds dense_i(x) and dense_h(h) per gate: merged, each gate is one fused MatMul."""
+    variables, fn = _cell_fn(nn.LSTMCell(8))
+    out = _convert(tmp_path, "lstm", fn, variables, (1, 20))
+    ops = _compute_ops(out)
+    assert ops.count("ConcatV2") == 1 and "MatMul" not in ops and ops.count("_FusedMatMul") == 4, ops
+    _runs_like_jax(out, fn, variables, RNG.standard_normal((3, 20)).astype(np.float32))
+
+
+def test_a_gru_cell_stays_correct_with_its_gates_merged(tmp_path):
+    variables, fn = _cell_fn(nn.GRUCell(8))
+    out = _convert(tmp_path, "gru", fn, variables, (1, 12))
+    assert "ConcatV2" in _compute_ops(out)
+    _runs_like_jax(out, fn, variables, RNG.standard_normal((3, 12)).astype(np.float32))

@@ -93,10 +93,19 @@ def static_shapes(graph_def: Any) -> dict[str, list[int | None]]:
     rewrites do nothing)."""
     import tensorflow as tf
 
+    # Grappler writes an add of two [b, n] tensors as a BiasAdd (a recurrent cell's gates), whose
+    # shape function wants a rank-1 bias and would fail the whole import: read those as AddV2, which
+    # has the same output shape.
+    readable = type(graph_def)()
+    readable.CopyFrom(graph_def)
+    for node in readable.node:
+        if node.op == "BiasAdd":
+            node.op = "AddV2"
+            node.attr.pop("data_format", None)
     graph = tf.Graph()
     try:
         with graph.as_default():
-            tf.graph_util.import_graph_def(graph_def, name="")
+            tf.graph_util.import_graph_def(readable, name="")
     except (ValueError, TypeError, tf.errors.OpError):
         return {}
     shapes: dict[str, list[int | None]] = {}

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from jax2tfjs.errors import ExportError, MissingTfjsOpError
-from jax2tfjs.export import fold_affine, fusion, legality, simplify, softmax_guard
+from jax2tfjs.export import fold_affine, fusion, legality, merge_matmuls, simplify, softmax_guard
 
 QUANTIZATIONS: dict[str, dict[str, str] | None] = {
     "none": None,
@@ -104,7 +104,8 @@ def _grappler_with_our_fusion(conversion_module: Any):
             return optimized
         outputs = {out.name.split(":")[0] for out in signature_def.outputs.values()}
         # Folding BatchNorm into weights first leaves a plain bias for fusion to fuse.
-        optimized = simplify.simplify(fold_affine.fold_affine(optimized, outputs), outputs)
+        optimized = merge_matmuls.merge_matmuls(fold_affine.fold_affine(optimized, outputs), outputs)
+        optimized = simplify.simplify(optimized, outputs)
         optimized = softmax_guard.guard_softmax(optimized, outputs)  # webgl's Max starts at -1e20
         return fusion.fuse_contractions(optimized, outputs)
 
