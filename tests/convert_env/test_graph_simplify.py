@@ -213,3 +213,16 @@ def test_a_gru_cell_stays_correct_with_its_gates_merged(tmp_path):
     out = _convert(tmp_path, "gru", fn, variables, (1, 12))
     assert "ConcatV2" in _compute_ops(out)
     _runs_like_jax(out, fn, variables, RNG.standard_normal((3, 12)).astype(np.float32))
+
+
+def test_rewrites_read_the_right_output_of_a_split(tmp_path):
+    """softmax(b) and sum(b) * 0.5 where b is a split's second output: the rewrites must name `split:1`
+    (output 0 is `a`, 2 wide: 0.5 would pass for its mean)."""
+
+    def halves(p, x):
+        a, b = jnp.split(x * p, [2], axis=-1)
+        return jax.nn.softmax(b), b.sum(-1) * 0.5, a
+
+    out = _convert(tmp_path, "split", halves, np.float32(1.5), (1, 6))
+    assert "Softmax" in _compute_ops(out) and "Mean" not in _compute_ops(out)
+    _runs_like_jax(out, halves, np.float32(1.5), RNG.standard_normal((3, 6)).astype(np.float32))

@@ -69,7 +69,7 @@ def _chain(view: GraphView, contraction: Any, channels: int, rank: int):
             scale, shift = (scale, shift - value) if at == 0 else (-scale, value - shift)
         elif step.op == "Mul":
             scale, shift = scale * value, shift * value
-        elif at == 0:  # RealDiv(y, c); c / y is not affine
+        elif at == 0 and np.all(value != 0):  # RealDiv(y, c); c / y is not affine, y / 0 is inf
             scale, shift = scale / value, shift / value
         else:
             break

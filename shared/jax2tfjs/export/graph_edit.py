@@ -60,11 +60,14 @@ class GraphView:
         return tensor_util.MakeNdarray(node.attr["value"].tensor)
 
     def rewire(self, old: str, new: str) -> None:
-        """Every reader of `old` (output 0) reads `new` instead."""
+        """Every reader of `old` (output 0) reads `new` instead; a control input on `old` waits for
+        `new`'s node instead."""
         for node in self.readers.get(old, []):
             for i, name in enumerate(node.input):
                 if name in (old, f"{old}:0"):
                     node.input[i] = new
+                elif name == f"^{old}":
+                    node.input[i] = f"^{producer(new)}"
 
     def remove(self, names: set[str]) -> None:
         kept = [node for node in self.graph_def.node if node.name not in names]
@@ -88,8 +91,8 @@ def const_node(name: str, value: np.ndarray) -> Any:
 
 
 def static_shapes(graph_def: Any) -> dict[str, list[int | None]]:
-    """Node name → the static shape of its output 0 as TF infers it (None for an unknown dim); nodes
-    of unknown rank are left out. Empty when the graph does not import (then shape-dependent
+    """Tensor → its static shape as TF infers it (None for an unknown dim): output 0 under the node's
+    name, output k under `name:k` (read them with tensor_shape); outputs of unknown rank are left out. Empty when the graph does not import (then shape-dependent
     rewrites do nothing)."""
     import tensorflow as tf
 
@@ -110,6 +113,13 @@ def static_shapes(graph_def: Any) -> dict[str, list[int | None]]:
         return {}
     shapes: dict[str, list[int | None]] = {}
     for op in graph.get_operations():
-        if op.outputs and op.outputs[0].shape.rank is not None:
-            shapes[op.name] = op.outputs[0].shape.as_list()
+        for index, output in enumerate(op.outputs):
+            if output.shape.rank is not None:
+                shapes[op.name if index == 0 else f"{op.name}:{index}"] = output.shape.as_list()
     return shapes
+
+
+def tensor_shape(shapes: dict[str, list[int | None]], name: str) -> list[int | None] | None:
+    """The static shape of the tensor an input names (`node`, `node:0`, `node:2`), from static_shapes."""
+    node, _, index = name.lstrip("^").partition(":")
+    return shapes.get(node if index in ("", "0") else f"{node}:{index}")

@@ -24,7 +24,15 @@ from typing import Any
 
 import numpy as np
 
-from jax2tfjs.export.graph_edit import FLOAT32, GraphView, const_node, data_inputs, producer, static_shapes
+from jax2tfjs.export.graph_edit import (
+    FLOAT32,
+    GraphView,
+    const_node,
+    data_inputs,
+    producer,
+    static_shapes,
+    tensor_shape,
+)
 
 REDUCTIONS = {"Sum", "Max", "Min", "Mean", "Prod"}
 # Ops that apply per element (with broadcasting): their result keeps the shape of their inputs, so
@@ -81,7 +89,7 @@ def keep_reduced_dims(graph_def: Any, outputs: set[str]) -> bool:
     shapes = static_shapes(graph_def)
     expands = {}  # expanding Reshape → the axes it inserts
     for node in graph_def.node:
-        before, after = shapes.get(producer(node.input[0])) if node.input else None, shapes.get(node.name)
+        before, after = tensor_shape(shapes, node.input[0]) if node.input else None, shapes.get(node.name)
         if before is None or after is None:
             continue
         if node.op == "Reshape" and view.const(data_inputs(node)[1]) is not None:
@@ -127,7 +135,7 @@ def _region(view, shapes, reshape, axes, expands) -> tuple[list[Any], set[str]] 
         if node is None or name in view.outputs:
             return None
         if node.op in REDUCTIONS and not node.attr["keep_dims"].b:
-            source = shapes.get(producer(node.input[0]))
+            source = tensor_shape(shapes, node.input[0])
             if source is None or len(source) != rank or _reduced_axes(view, node, rank) != axes:
                 return None
             reductions[name] = node
@@ -136,6 +144,8 @@ def _region(view, shapes, reshape, axes, expands) -> tuple[list[Any], set[str]] 
             stack.extend(producer(i) for i in data_inputs(node))
         else:
             return None
+    if not reductions:  # nothing reduced: a Reshape of constants or elementwise values stays
+        return None
     region = set(reductions) | inner
     reshapes = {reshape.name}
     for name in region:
@@ -161,11 +171,13 @@ def mean_from_scaled_sum(graph_def: Any, outputs: set[str]) -> bool:
                 continue
             if view.only_reader(total.name) is not node:
                 continue
-            source = shapes.get(producer(total.input[0]))
+            source = tensor_shape(shapes, total.input[0])
             axes = _reduced_axes(view, total, len(source)) if source else None
             if axes is None or any(source[a] is None for a in axes):
                 continue
             count = math.prod(source[a] for a in axes)
+            if count == 0:
+                continue
             want = np.float32(1 / count) if node.op == "Mul" else np.float32(count)
             if factor.astype(np.float32) != want:
                 continue
@@ -182,7 +194,7 @@ def _last_axis_reduction(view: GraphView, shapes, node: Any, op: str) -> Any:
     """`node` when it is `op` over the last axis only, keeping dims; else None."""
     if node is None or node.op != op or not node.attr["keep_dims"].b:
         return None
-    source = shapes.get(producer(node.input[0]))
+    source = tensor_shape(shapes, node.input[0])
     if source is None or _reduced_axes(view, node, len(source)) != (len(source) - 1,):
         return None
     return node
@@ -192,11 +204,20 @@ def _shifted_exp(view: GraphView, shapes, shifted: Any) -> Any:
     """`x` when `shifted` is Sub(x, Max(x, last axis)), else None."""
     if shifted is None or shifted.op != "Sub":
         return None
-    x_name = producer(data_inputs(shifted)[0])
+    x_name = data_inputs(shifted)[0]  # a tensor, `split:1` included: the softmax must read that one
     peak = _last_axis_reduction(view, shapes, view.input_node(shifted, 1), "Max")
-    if peak is None or producer(peak.input[0]) != x_name or view.only_reader(peak.name) is not shifted:
+    if (
+        peak is None
+        or _tensor(peak.input[0]) != _tensor(x_name)
+        or view.only_reader(peak.name) is not shifted
+    ):
         return None
     return x_name, peak
+
+
+def _tensor(name: str) -> str:
+    """`node` and `node:0` name one tensor."""
+    return name[: -len(":0")] if name.endswith(":0") else name
 
 
 def _replace(graph_def: Any, view: GraphView, last: Any, op: str, x_name: str, gone: set[str]) -> None:

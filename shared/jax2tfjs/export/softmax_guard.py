@@ -8,7 +8,9 @@ JAX gives 1/n (measured on bert_encoder_linen: 32 of 33 zoo models passed on web
 
 `Maximum(x, -1e20)` before the Softmax fixes it everywhere and changes nothing JAX would see: a
 value below -1e20 contributes exp(<= -1e20 - max) = 0 either way when the row has one real logit,
-and a row that is all masked stays all equal, so uniform. (A row mixing masks of different sizes,
+and a row that is all masked stays all equal, so uniform. LogSoftmax is not guarded: the floor would
+change its masked outputs themselves (about -1e20 - lse instead of JAX's -3.4e38), so a fully masked
+LogSoftmax row stays wrong on webgl (documented in docs/api.md). (A row mixing masks of different sizes,
 say -3e38 and -1e30, would differ; no model we know masks so.) The floor goes only where a constant
 below -1e20 feeds the softmax input within a few ops (the mask's fill value), so unmasked heads keep
 their op count.
@@ -52,13 +54,13 @@ def _masked_below_floor(view: GraphView, name: str) -> bool:
 
 
 def guard_softmax(graph_def: Any, outputs: set[str] | frozenset[str] = frozenset()) -> Any:
-    """Put `Maximum(x, FLOOR)` before every Softmax/LogSoftmax whose input a mask constant below the
+    """Put `Maximum(x, FLOOR)` before every Softmax whose input a mask constant below the
     floor feeds; edits `graph_def` in place and returns it."""
     view = GraphView(graph_def, outputs)
     targets = [
         node
         for node in graph_def.node
-        if node.op in ("Softmax", "LogSoftmax")
+        if node.op == "Softmax"
         and node.attr["T"].type == FLOAT32
         and _masked_below_floor(view, producer(node.input[0]))
     ]

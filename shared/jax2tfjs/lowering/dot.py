@@ -45,6 +45,11 @@ B = 3
     cases=[
         Case("dense", lambda x, w: x @ w, [Arg((B, 6)), Arg((6, 4), batched=False)]),
         Case("dense_3d", lambda x, w: x @ w, [Arg((B, 5, 6)), Arg((6, 4), batched=False)]),
+        Case(  # a vector times a matrix: rank-1 lhs, no batch
+            "vector_matrix",
+            lambda x, v, w: x + v @ w,
+            [Arg((B, 4)), Arg((6,), batched=False), Arg((6, 4), batched=False)],
+        ),
         Case(  # flax DenseGeneral(features=(2, 3)): attention's q/k/v projection
             "dense_general_out",
             lambda x, w: jnp.einsum("bsd,dhk->bshk", x, w),
@@ -126,7 +131,7 @@ def lower_dot_general(ctx, eqn, lhs, rhs):
         return _as(ctx, _broadcast_product(ctx, lhs, rhs, eqn), out_type)
 
     # Fast path: x[..., K] @ W[K, N] (or W[N, K]) with no batch dims.
-    if not lb and len(lc) == 1 and lc[0] == l_rank - 1 and r_rank == 2:
+    if not lb and len(lc) == 1 and lc[0] == l_rank - 1 and l_rank >= 2 and r_rank == 2:
         transpose_b = rc[0] == 1
         if l_rank == 2:
             return _as(ctx, tf.matmul(lhs, rhs, transpose_b=transpose_b), out_type)
