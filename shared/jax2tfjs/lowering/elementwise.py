@@ -51,9 +51,46 @@ _UNARY = {
     "tan": (tf.tan, "Tan", UNIT, lax.tan),
     "square": (tf.square, "Square", X, lax.square),
     "is_finite": (tf.math.is_finite, "IsFinite", X, lax.is_finite),
+    # Inverse and hyperbolic trigonometry: one TF.js op each, kernels on cpu, wasm and webgl.
+    "asin": (tf.asin, "Asin", UNIT, lax.asin),
+    "acos": (tf.acos, "Acos", UNIT, lax.acos),
+    "atan": (tf.atan, "Atan", X, lax.atan),
+    "sinh": (tf.sinh, "Sinh", X, lax.sinh),
+    "cosh": (tf.cosh, "Cosh", X, lax.cosh),
+    "asinh": (tf.asinh, "Asinh", X, lax.asinh),
+    "atanh": (tf.atanh, "Atanh", UNIT, lax.atanh),
 }
 for _name, (_tf_fn, _op, _arg, _jax_fn) in _UNARY.items():
     rule(_name, tf_ops=(_op,), cases=[Case(_name, _jax_fn, [_arg])])(_unary(_tf_fn))
+
+
+@rule(
+    "acosh",
+    tf_ops=("Acosh",),
+    cases=[Case("acosh", lambda x: lax.acosh(x + 1.0), [POS])],  # defined for x >= 1
+)
+def lower_acosh(ctx, eqn, x):
+    return tf.acosh(x)
+
+
+@rule(
+    "exp2",
+    tf_ops=("Pow",),
+    limits="TF has no Exp2 op: Pow(2, x)",
+    cases=[Case("exp2", lax.exp2, [X])],
+)
+def lower_exp2(ctx, eqn, x):
+    return tf.pow(tf.constant(2.0, x.dtype), x)
+
+
+@rule(
+    "cbrt",
+    tf_ops=("Sign", "Abs", "Pow", "Mul"),
+    limits="TF has no Cbrt op: sign(x) * |x| ** (1/3)",
+    cases=[Case("cbrt", lax.cbrt, [X], rtol=1e-5)],
+)
+def lower_cbrt(ctx, eqn, x):
+    return tf.sign(x) * tf.pow(tf.abs(x), tf.constant(1.0 / 3.0, x.dtype))
 
 
 @rule(

@@ -10,6 +10,7 @@ from jax2tfjs.lowering.registry import Arg, Case, rule
 
 B = 3
 X = Arg((B, 4, 5))
+UNIT_ARG = Arg((B, 4, 5), fill="unit")  # products of values in (-1, 1) stay in range
 
 _REDUCE = {
     "reduce_sum": (tf.reduce_sum, "Sum", lambda x: jnp.sum(x, axis=(1, 2))),
@@ -48,16 +49,26 @@ def lower_argminmax(ctx, eqn, x):
     return fn(x, axis=axis, output_type=ctx.tf_dtype(eqn.params["index_dtype"]))
 
 
-@rule(
-    "cumsum",
-    tf_ops=("Cumsum",),
-    cases=[
-        Case("cumsum", lambda x: jnp.cumsum(x, axis=1), [X]),
-        Case("cumsum_reverse", lambda x: lax.cumsum(x, axis=2, reverse=True), [X]),
-    ],
-)
-def lower_cumsum(ctx, eqn, x):
-    return tf.cumsum(x, axis=eqn.params["axis"], reverse=eqn.params["reverse"])
+def _cumulative(tf_fn):
+    def lower(ctx, eqn, x):
+        return tf_fn(x, axis=eqn.params["axis"], reverse=eqn.params["reverse"])
+
+    return lower
+
+
+# JAX's cumulative primitives with a TF.js op each (Cumsum, Cumprod: kernels on cpu, wasm and webgl);
+# products run on values in (-1, 1) so they stay in range.
+_CUMULATIVE = {"cumsum": (tf.cumsum, "Cumsum", X), "cumprod": (tf.math.cumprod, "Cumprod", UNIT_ARG)}
+for _name, (_tf_fn, _op, _arg) in _CUMULATIVE.items():
+    _jax_fn = getattr(lax, _name)
+    rule(
+        _name,
+        tf_ops=(_op,),
+        cases=[
+            Case(_name, lambda x, f=_jax_fn: f(x, axis=1), [_arg]),
+            Case(f"{_name}_reverse", lambda x, f=_jax_fn: f(x, axis=2, reverse=True), [_arg]),
+        ],
+    )(_cumulative(_tf_fn))
 
 
 @rule(
