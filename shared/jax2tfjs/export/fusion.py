@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from jax2tfjs.export.backend_limits import CLAIMED, LIMITS
+from jax2tfjs.export.graph_edit import FLOAT32, GraphView, producer
 
 CONTRACTIONS = {"MatMul": "_FusedMatMul", "Conv2D": "_FusedConv2D"}
 # The activations every claimed backend fuses (backend_limits, measured on each): Tanh and GELU are
@@ -32,26 +33,6 @@ CONTRACTIONS = {"MatMul": "_FusedMatMul", "Conv2D": "_FusedConv2D"}
 FUSABLE_ACTIVATIONS = tuple(
     sorted(frozenset.intersection(*(LIMITS[name].fused_activations for name in CLAIMED)) - {"Prelu"})
 )  # Relu, Relu6, Elu, LeakyRelu, Sigmoid (Prelu is not a TF op that could follow a BiasAdd here)
-_FLOAT32 = 1  # DataType.DT_FLOAT
-
-
-def _producer(name: str) -> str:
-    """The node behind an input name: `node:1`, `node` or a control input `^node`."""
-    return name.lstrip("^").split(":")[0]
-
-
-def _consumers(graph_def: Any) -> dict[str, list[Any]]:
-    readers: dict[str, list[Any]] = {}
-    for node in graph_def.node:
-        for name in node.input:
-            readers.setdefault(_producer(name), []).append(node)
-    return readers
-
-
-def _only_consumer(readers: dict[str, list[Any]], name: str, outputs: set[str]) -> Any:
-    """The single node that reads `name`, or None when several do or it is a graph output."""
-    found = readers.get(name, [])
-    return found[0] if len(found) == 1 and name not in outputs else None
 
 
 def _rank1_bias(const: Any) -> np.ndarray | None:
@@ -89,29 +70,28 @@ def fuse_contractions(graph_def: Any, output_names: set[str] = frozenset()) -> A
     """Fuse contraction + bias (+ activation) in `graph_def`, in place; returns it."""
     from tensorflow.python.framework import tensor_util
 
-    by_name = {node.name: node for node in graph_def.node}
-    readers = _consumers(graph_def)
+    view = GraphView(graph_def, output_names)
     replaced: set[str] = set()
     fused_by_name: dict[str, Any] = {}
     for contraction in graph_def.node:
-        if contraction.op not in CONTRACTIONS or contraction.attr["T"].type != _FLOAT32:
+        if contraction.op not in CONTRACTIONS or contraction.attr["T"].type != FLOAT32:
             continue
         if contraction.op == "Conv2D" and contraction.attr["data_format"].s not in (b"", b"NHWC"):
             continue
-        bias_add = _only_consumer(readers, contraction.name, output_names)
-        if bias_add is None or bias_add.op != "BiasAdd" or _producer(bias_add.input[0]) != contraction.name:
+        bias_add = view.only_reader(contraction.name)
+        if bias_add is None or bias_add.op != "BiasAdd" or producer(bias_add.input[0]) != contraction.name:
             continue
-        bias_const = by_name.get(_producer(bias_add.input[1]))
+        bias_const = view.nodes.get(producer(bias_add.input[1]))
         bias = _rank1_bias(bias_const)
         if bias is None:
             continue
         if len(bias_const.attr["value"].tensor.tensor_shape.dim) != 1:
             # A [1, 1, 1, C] bias (a broadcast add the converter made a BiasAdd): give the fused op
             # the rank-1 bias every backend needs, when no other node reads that constant.
-            if len(readers.get(bias_const.name, [])) != 1:
+            if len(view.readers.get(bias_const.name, [])) != 1:
                 continue
             bias_const.attr["value"].tensor.CopyFrom(tensor_util.make_tensor_proto(bias))
-        activation = _only_consumer(readers, bias_add.name, output_names)
+        activation = view.only_reader(bias_add.name)
         last = activation if activation is not None and activation.op in FUSABLE_ACTIVATIONS else bias_add
         fused_by_name[last.name] = _fused_node(contraction, bias_add, last)
         replaced.update({contraction.name, bias_add.name, last.name})
