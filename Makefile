@@ -212,7 +212,7 @@ convert-interactive: $(call job_prereq,convert) ## pick model, checkpoint and qu
 verify: $(call job_prereq,verify) ## every export in real TF.js (Node cpu, wasm; BROWSER=1 adds headless Chromium) vs its golden.json, plus accuracy for exports of checkpoints; size, speed → report.md (MODEL=, QUANT=, SAMPLES=, BROWSER=)
 	@$(call run_job,verify,$(if $(filter command line,$(origin MODEL)),--model=$(MODEL)) $(if $(filter command line,$(origin QUANT)),--quantization=$(QUANT)) $(if $(SAMPLES),--samples=$(SAMPLES)) $(if $(BROWSER),--browser))
 
-zoo: $(VENV)/convert/.synced $(NODE_RUNNER)/node_modules/.synced ## the model zoo: 33 small models → TF.js (Node cpu+wasm, Chromium webgl+wasm) vs JAX; table + success rate → volumes/zoo/zoo.md (exit 4 on a miss)
+zoo: $(VENV)/convert/.synced $(NODE_RUNNER)/node_modules/.synced ## the model zoo: 47 small models → TF.js (Node cpu+wasm, Chromium webgl+wasm) vs JAX; table + success rate → volumes/zoo/zoo.md (exit 4 on a miss)
 	$(VENV)/convert/bin/python -m bench.zoo --backend=cpu,wasm --browser=webgl,wasm
 
 # DIR, not PATH: a make variable named PATH would replace the shell's PATH inside the recipe.

@@ -3,9 +3,18 @@
 
 from __future__ import annotations
 
+import functools
+import subprocess
+import sys
+
+import jax
+
 from bench.parity import all_cases, lower_case, measured_ops
 from jax2tfjs.lowering import NOT_SUPPORTED, RULES
+from jax2tfjs.lowering.inference_scope import FOLDED_ONLY, OUTSIDE_INFERENCE
 from jax2tfjs.lowering.primitives import ALIASES
+
+NO_RULE = "no lowering rule yet"
 
 HEADER = """# Lowering coverage
 
@@ -32,8 +41,57 @@ def _ops_cell(name: str, measured: dict[str, set[str]]) -> str:
     return ", ".join(declared + sorted(ops - set(declared))) or "(none)"
 
 
+@functools.cache
+def installed_primitives() -> frozenset[str]:
+    """The primitives a fresh interpreter sees after `import jax2tfjs.lowering`. Not this process's
+    live set: what else it imported adds primitives (pallas adds 15, jax.experimental.jax2tf
+    call_tf; measured in a full test session), and the doc must not depend on that."""
+    code = (
+        "import jax2tfjs.lowering\n"
+        "from jax2tfjs.lowering.primitives import live_primitives\n"
+        "print(' '.join(sorted(live_primitives())))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return frozenset(done.stdout.split())
+
+
+def scope() -> dict[str, list[str]]:
+    """Every primitive of the installed JAX in exactly one class: lowered, folded (no rule; converted
+    when its inputs do not depend on the model's), refused (inference-possible, no rule), outside
+    (cannot appear in a one-device inference graph; grouped in inference_scope)."""
+    outside = set().union(*(group.names for group in OUTSIDE_INFERENCE))
+    classes: dict[str, list[str]] = {"lowered": [], "folded": [], "refused": [], "outside": []}
+    for name in sorted(installed_primitives()):
+        if name in RULES:
+            classes["lowered"].append(name)
+        elif name in outside:
+            classes["outside"].append(name)
+        elif name in FOLDED_ONLY:
+            classes["folded"].append(name)
+        else:
+            classes["refused"].append(name)
+    return classes
+
+
+def headline(classes: dict[str, list[str]]) -> str:
+    possible = len(classes["lowered"]) + len(classes["folded"]) + len(classes["refused"])
+    converted = len(classes["lowered"]) + len(classes["folded"])
+    total = possible + len(classes["outside"])
+    return (
+        f"The installed JAX ({jax.__version__}) defines **{total} primitives**. **{possible}** can appear "
+        f"in a one-device inference graph; of those, **{converted} ({100 * converted / possible:.0f} %)** "
+        f"convert: {len(classes['lowered'])} lowered by a rule, {len(classes['folded'])} folded only "
+        f"(evaluated at conversion when their inputs do not depend on the model's inputs), and "
+        f"{len(classes['refused'])} are refused with a reason. The other {len(classes['outside'])} "
+        "cannot appear in such a graph (collectives, sharding, callbacks, refs, GPU-only kernels, "
+        "differentiation and export internals) and are listed by group at the end. A refused or "
+        "outside primitive raises `J2T301` naming it, the reason and the user's source line."
+    )
+
+
 def render() -> str:
     measured = measured_ops()
+    classes = scope()
     tracing: dict[str, list[str]] = {}  # primitive → its rule's cases that trace it
     for primitive, case in all_cases().values():
         for name in RULES[primitive].group:
@@ -41,6 +99,7 @@ def render() -> str:
                 tracing.setdefault(name, []).append(case.name)
     lines = [
         HEADER,
+        headline(classes) + "\n",
         f"## Lowered: {len(RULES)} primitives\n",
         "| primitive | TF ops emitted | parity cases | limits |",
         "| --- | --- | --- | --- |",
@@ -50,13 +109,27 @@ def render() -> str:
         lines.append(f"| `{name}` | {_ops_cell(name, measured)} | {cases} | {RULES[name].limits or ''} |")
     lines += [
         "",
-        f"## Refused on purpose: {len(NOT_SUPPORTED)} primitives\n",
+        f"## Folded only: {len(classes['folded'])} primitives\n",
+        "No rule: an equation of these is evaluated in JAX at conversion when none of its inputs "
+        "depends on the model's inputs (a PRNG key from a fixed seed and the draws from it), and "
+        "becomes a constant. Otherwise it is refused, for this reason:\n",
+        "| primitive | when its inputs depend on the model's inputs |",
+        "| --- | --- |",
+    ]
+    lines += [f"| `{name}` | {NOT_SUPPORTED.get(name, NO_RULE)} |" for name in classes["folded"]]
+    lines += [
+        "",
+        f"## Refused: {len(classes['refused'])} primitives\n",
+        "Inference-possible, no rule. Equations of these still fold when their inputs are constants.\n",
         "| primitive | why, and what to do |",
         "| --- | --- |",
     ]
-    lines += [f"| `{name}` | {reason} |" for name, reason in sorted(NOT_SUPPORTED.items())]
+    lines += [f"| `{name}` | {NOT_SUPPORTED.get(name, NO_RULE)} |" for name in classes["refused"]]
+    lines += ["", f"## Outside a one-device inference graph: {len(classes['outside'])} primitives\n"]
+    for group in OUTSIDE_INFERENCE:
+        names = ", ".join(f"`{name}`" for name in sorted(group.names))
+        lines += [f"**{group.title}** ({len(group.names)}): {group.why}.\n", names, ""]
     lines += [
-        "",
         "## Renamed primitives\n",
         "Rules are keyed by the primitives of the installed JAX; a rule may name one of these older",
         "names, which registers it for the primitive JAX uses now.\n",
@@ -64,7 +137,7 @@ def render() -> str:
         "| --- | --- |",
     ]
     lines += [f"| `{old}` | `{new}` |" for old, new in sorted(ALIASES.items())]
-    lines += ["", "Any other primitive raises `J2T301` naming it and the source line that produced it.", ""]
+    lines += [""]
     return "\n".join(lines)
 
 

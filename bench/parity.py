@@ -99,7 +99,9 @@ def lower_case(case: Case) -> LoweredCase:
     specs = [jax.ShapeDtypeStruct(x.shape, x.dtype) for x in samples]
     batched = [case.batched and arg.batched for arg in case.args]
     closed = trace_with_batch(case.fn, specs, batched)
-    ctx = LoweringContext()
+    # Folding off: a case built from constants (iota, a constant predicate) must test its rule,
+    # not JAX's own evaluation at conversion (tests/convert_env/test_lowering_folding.py tests that).
+    ctx = LoweringContext(fold_constants=False)
     signature = [
         tf.TensorSpec([None, *s.shape[1:]] if flag else list(s.shape), ctx.tf_dtype(s.dtype))
         for s, flag in zip(specs, batched, strict=True)
@@ -122,8 +124,7 @@ def lower_case(case: Case) -> LoweredCase:
 
 def batch_sizes(case: Case) -> tuple[int, ...]:
     """The case's own batch and a single example (what a web page feeds); one size if unbatched."""
-    lowered = lower_case(case)
-    own = next((arg.shape[0] for arg, flag in zip(case.args, lowered.batched, strict=True) if flag), None)
+    own = next((arg.shape[0] for arg in case.args if case.batched and arg.batched), None)
     if own is None:
         return (0,)
     return (own, 1 if own != 1 else 4)

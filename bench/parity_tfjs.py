@@ -1,7 +1,7 @@
 """Run every parity case in real TF.js (Node, cpu and wasm), not only in TensorFlow.
 
 Converting one graph model per case would cost minutes, so the cases are batched: each group of
-cases (one rule module, split into chunks of CHUNK_CASES) becomes ONE tf.Module whose serving
+cases (CHUNK_CASES of them, in rule-module order) becomes ONE tf.Module whose serving
 signature concatenates every case's inputs (`c017_a0`, each batched arg with a dynamic dim 0) and
 returns every case's outputs (`c017_o0`). Each is saved and converted with the project's own
 converter (tfjs_convert.convert: our grappler and fusion setup, model.json keyed by our names), and
@@ -45,8 +45,8 @@ from jax2tfjs.lowering.interpreter import lower_closed_jaxpr
 from jax2tfjs.lowering.registry import Case
 from jax2tfjs.verify.tfjs_batch import ExportRuns, run_exports
 
-# Cases per graph model: the largest rule module (elementwise, about 70 cases) becomes two models;
-# all 9 models convert in about 6 s. Fewer, larger models keep the Node processes' load time small.
+# Cases per graph model. Fewer, larger models keep conversion and the Node processes' load time
+# small; a chunk that breaks costs one conversion per case, so chunks are not made much larger.
 CHUNK_CASES = 40
 SEED = 0
 
@@ -103,7 +103,7 @@ class CasesModule(tf.Module):
     by name out. Each case is lowered with its own LoweringContext, as if it were its own model, so
     its symbolic batch binds to its own inputs."""
 
-    def __init__(self, cases: list[TracedCase]):
+    def __init__(self, cases: list[TracedCase], fold_constants: bool = False):
         super().__init__(name="parity_cases")
         self.cases = cases
         self.signature = [
@@ -121,7 +121,9 @@ class CasesModule(tf.Module):
             remaining = iter(tensors)
             for traced in cases:
                 args = [next(remaining) for _ in traced.specs]
-                lowered = lower_closed_jaxpr(LoweringContext(), traced.closed, args)
+                # Folding off by default, as bench.parity: a case tests its rule, not JAX's evaluation.
+                ctx = LoweringContext(fold_constants=fold_constants)
+                lowered = lower_closed_jaxpr(ctx, traced.closed, args)
                 outputs.update(zip(traced.output_names(), lowered, strict=True))
             return outputs
 
@@ -129,9 +131,9 @@ class CasesModule(tf.Module):
         self.concrete = self.serve.get_concrete_function()
 
 
-def convert_cases(cases: list[TracedCase], folder: Path) -> Path:
+def convert_cases(cases: list[TracedCase], folder: Path, fold_constants: bool = False) -> Path:
     """One TF.js graph model (folder/tfjs) holding `cases`, through the project's converter."""
-    module = CasesModule(cases)
+    module = CasesModule(cases, fold_constants)
     tfjs_convert.check_ops([op.type for op in module.concrete.graph.get_operations()], {})
     saved, export = folder / "saved_model", folder / "tfjs"
     savedmodel.save(module, saved)
@@ -168,10 +170,18 @@ class Model:
 class TfjsParity:
     """The parity cases in TF.js, converted once (lazily) and run once per backend, cached."""
 
-    def __init__(self, work_dir: Path, cases: dict[str, Case] | None = None, alone: Iterable[str] = ()):
+    def __init__(
+        self,
+        work_dir: Path,
+        cases: dict[str, Case] | None = None,
+        alone: Iterable[str] = (),
+        fold_constants: bool = False,
+    ):
         """`cases`: key → case (default: every rule's, bench.parity.all_cases); `alone`: keys that get
-        a graph model of their own (cases known to fail on some backend)."""
+        a graph model of their own (cases known to fail on some backend); `fold_constants`: lower as
+        exports do, folding constant equations (off: each case tests its rules)."""
         self.work_dir = Path(work_dir)
+        self.fold_constants = fold_constants
         self.alone = set(alone)
         chosen = cases if cases is not None else {key: case for key, (_, case) in all_cases().items()}
         self.cases: dict[str, TracedCase] = {}
@@ -187,25 +197,19 @@ class TfjsParity:
         self._outcomes: dict[str, dict[str, CaseOutcome]] = {}
 
     def groups(self) -> list[list[TracedCase]]:
-        """Cases by rule module, in chunks of at most CHUNK_CASES; each `alone` case on its own."""
-        by_module: dict[str, list[TracedCase]] = {}
-        singles = []
-        for traced in self.cases.values():
-            if traced.key in self.alone:
-                singles.append([traced])
-            else:
-                by_module.setdefault(traced.key.split("/")[0], []).append(traced)
-        chunks = [
-            cases[start : start + CHUNK_CASES]
-            for cases in by_module.values()
-            for start in range(0, len(cases), CHUNK_CASES)
-        ]
+        """Cases in rule-module order, packed into chunks of at most CHUNK_CASES (a chunk may span
+        small modules: 30 rule modules would otherwise make 30 mostly small models); each `alone`
+        case on its own."""
+        packed = [traced for traced in self.cases.values() if traced.key not in self.alone]
+        packed.sort(key=lambda traced: traced.key.split("/")[0])  # stable: a module's cases stay in order
+        singles = [[traced] for traced in self.cases.values() if traced.key in self.alone]
+        chunks = [packed[start : start + CHUNK_CASES] for start in range(0, len(packed), CHUNK_CASES)]
         return chunks + singles
 
     def _convert(self, cases: list[TracedCase], name: str) -> Model:
         folder = self.work_dir / name
         try:
-            return Model(cases, convert_cases(cases, folder))
+            return Model(cases, convert_cases(cases, folder, self.fold_constants))
         except Exception as err:  # attributed to the cases by converting them one by one
             return Model(cases, error=f"conversion failed: {describe(err)}")
 

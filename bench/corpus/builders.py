@@ -25,14 +25,14 @@ from bench.corpus.models import (
     SameChannelsConv,
     Setup,
     TinyCNN,
-    halve_until_small,
+    gamma_cdf_features,
+    host_callback_features,
     linen_setup,
     map_kernels,
     nhwc_features,
     optimizer_state,
     permuted_linear,
     registry_setup,
-    sorted_features,
     write_checkpoint,
 )
 from jax2tfjs import checkpoints
@@ -298,8 +298,8 @@ def primitive(fn: Callable) -> Callable[[Path], Setup]:
     return lambda _: Setup(fn, {"w": np.ones((16, 3), np.float32)}, MLP_SPEC)
 
 
-while_dynamic = primitive(halve_until_small)
-sort = primitive(sorted_features)
+host_callback = primitive(host_callback_features)
+igamma = primitive(gamma_cdf_features)
 
 
 # ---- input spec -----------------------------------------------------------------------------------

@@ -249,14 +249,14 @@ CASES: tuple[Case, ...] = (
         build.complex_compute,
     ),
     Case(
-        "while_dynamic",
+        "host_callback",
         PRIMITIVE,
         "J2T301",
         False,
-        "lax.while_loop with a data-dependent trip count",
-        build.while_dynamic,
+        "jax.pure_callback (host Python code) inside the model",
+        build.host_callback,
     ),
-    Case("sort", PRIMITIVE, "J2T301", False, "jnp.sort inside the model", build.sort),
+    Case("igamma", PRIMITIVE, "J2T301", False, "jax.scipy.special.gammainc inside the model", build.igamma),
     Case("flat_input_cnn", INPUT, "J2T309", True, "input_spec (1, 64) for a CNN on 8×8×1", build.flat_input),
     Case(
         "missing_channel_dim",

@@ -138,13 +138,15 @@ def permuted_linear(params: dict, x: jax.Array) -> jax.Array:
     return x[:, params["order"]] @ params["w"] + params["b"]
 
 
-def halve_until_small(params: dict, x: jax.Array) -> jax.Array:
-    """A loop whose trip count depends on the input values."""
-    return lax.while_loop(lambda v: jnp.max(jnp.abs(v)) > 1.0, lambda v: v * 0.5, x @ params["w"])
+def host_callback_features(params: dict, x: jax.Array) -> jax.Array:
+    """Features computed by host Python code (jax.pure_callback): no exported graph can hold it."""
+    features = jax.pure_callback(np.tanh, jax.ShapeDtypeStruct(x.shape, x.dtype), x)
+    return features @ params["w"]
 
 
-def sorted_features(params: dict, x: jax.Array) -> jax.Array:
-    return jnp.sort(x, axis=-1) @ params["w"]
+def gamma_cdf_features(params: dict, x: jax.Array) -> jax.Array:
+    """The gamma distribution's CDF (lax.igamma: refused, no TF.js op and no approximation yet)."""
+    return jax.scipy.special.gammainc(2.0, jnp.abs(x)) @ params["w"]
 
 
 def nhwc_features(params: dict, x: jax.Array) -> jax.Array:

@@ -3,7 +3,20 @@
 Importing the package registers every family; `registry.entries()` lists them, `runner.run_zoo`
 converts each one and checks TF.js against JAX."""
 
-from bench.zoo import attention, convs, embedding, mlps, norms, residual, signatures  # noqa: F401  (registrations)
+from bench.zoo import (  # noqa: F401  (registrations)
+    attention,
+    convs,
+    embedding,
+    generative,
+    indexing,
+    mlps,
+    norms,
+    recurrent,
+    residual,
+    selection,
+    signatures,
+    vision,
+)
 from bench.zoo.registry import REQUIRED_TAGS, STYLES, InputSpec, ZooEntry, entries, get, select
 
 __all__ = ["REQUIRED_TAGS", "STYLES", "InputSpec", "ZooEntry", "entries", "get", "select"]

@@ -63,6 +63,16 @@ REQUIRED_TAGS = (
     "rnn_cell",
     "keyword_input",
     "nnx_rngs",
+    # Control flow and the primitives of issue 16.
+    "scan",
+    "bidirectional",
+    "fori_loop",
+    "while_loop",
+    "cond",
+    "class_token",
+    "fixed_key",
+    "top_k",
+    "scatter_add",
 )
 
 

@@ -63,6 +63,8 @@ class ConversionReport:
     savedmodel_max_abs_diff: float
     phases_s: dict[str, float]
     warnings: list[str]
+    # Equations evaluated in JAX at conversion because their inputs are all constants (lowering/folding.py).
+    folded_equations: int = 0
     autofixes: list[str] = field(default_factory=list)  # every change auto-fix made (params, input)
     # Named inputs and outputs (jax2tfjs.signature): dims, dtypes, casts at the boundary.
     signature: dict[str, Any] = field(default_factory=dict)
@@ -451,6 +453,7 @@ def _report(
         savedmodel_max_abs_diff=max_diff,
         phases_s=phases_s,
         warnings=sorted({*resolved.warnings, *module.ctx.warnings}),
+        folded_equations=module.ctx.folded_equations,
         autofixes=resolved.autofixes,
         sealed=hashing.file_seal(export_dir, files),
         provenance=resolved.provenance,

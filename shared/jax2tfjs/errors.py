@@ -136,8 +136,8 @@ class UnsupportedPrimitiveError(Jax2TfjsError):
     code = "J2T301"
     summary = "a JAX primitive without a TF.js lowering; names it and your source line"
     example_cause = (
-        "JAX primitive 'while' at model.py:12:8 (__call__) has no TF.js lowering: data-dependent loops have "
-        "no TF.js-friendly form; unroll with a Python loop or lax.fori_loop with static bounds"
+        "JAX primitive 'pure_callback' at model.py:12:8 (__call__) has no TF.js lowering: calls back into "
+        "Python or into a compiled foreign function, which a browser cannot run"
     )
     example_fix = "rewrite that line without it (see docs/coverage.md for what is supported)"
 

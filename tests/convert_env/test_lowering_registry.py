@@ -143,4 +143,5 @@ def _first_unlowered(jaxpr):
 def test_ordinary_models_lower_or_stop_at_a_primitive_refused_with_a_reason():
     stops = [_first_unlowered(closed.jaxpr) for closed in _ordinary_programs()]
     assert stops[0] is None  # the layers of an ordinary model all lower
+    assert stops[1:4] == [None, None, None]  # fori_loop, scan and cond lower (lowering/loops, conditionals)
     assert [s for s in stops if s is not None and s not in NOT_SUPPORTED] == []

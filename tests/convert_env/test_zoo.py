@@ -15,10 +15,9 @@ import jax
 import numpy as np
 import pytest
 import tensorflow as tf
-from jax import lax
 
 from bench import zoo
-from bench.zoo import signatures
+from bench.zoo import generative, indexing, recurrent, selection, signatures, vision
 from bench.zoo.forms import function_built
 from bench.zoo.registry import DYNAMIC_STEP, REQUIRED_TAGS, STYLES, InputSpec, ZooEntry, register
 from bench.zoo.runner import run_entry, summarize
@@ -28,6 +27,12 @@ from jax2tfjs.lowering import RULES
 
 FAST = [entry for entry in zoo.entries() if entry.fast]
 SIGNED = list(signatures.ENTRIES)
+# Issue 16's entries: loops, conditionals, sorting, scatters, a class token, a fixed-key sampler, 3-D convs.
+PRIMITIVE_FAMILIES = [
+    entry
+    for entry in zoo.entries()
+    if entry.build.__module__ in {m.__name__ for m in (generative, indexing, recurrent, selection, vision)}
+]
 # Converter bugs an entry finds, open until the converter is fixed (strict xfail: a fix makes the test
 # fail until the entry is taken off this list). Empty: the one these entries found (tensorflowjs keys
 # model.json's signature by dtype and shape alone, so BERT's ids and mask, alike in both, got tensor
@@ -111,6 +116,22 @@ def test_fast_zoo_model_converts_and_matches_jax_in_tfjs_wasm(entry, tmp_path):
     assert "Einsum" not in row["tfjs_ops"]  # the wasm backend lacks it
 
 
+@pytest.mark.parametrize("entry", PRIMITIVE_FAMILIES, ids=[e.name for e in PRIMITIVE_FAMILIES])
+def test_control_flow_and_primitive_entries_match_jax_in_tfjs_cpu_and_wasm(entry, tmp_path):
+    row = run_entry(entry, tmp_path, ("cpu", "wasm"))
+    assert row["converted"] and row["error"] is None, row.get("error_message")
+    for backend in ("cpu", "wasm"):
+        found = row["backends"][backend]
+        assert found["rel_err"] <= TOLERANCE and found["golden_rel_err"] <= TOLERANCE, (backend, found)
+
+
+def test_the_primitive_families_carry_issue_16s_tags():
+    tags = {tag for entry in PRIMITIVE_FAMILIES for tag in entry.tags}
+    wanted = {"scan", "bidirectional", "fori_loop", "while_loop", "cond", "class_token", "fixed_key"}
+    assert wanted | {"top_k", "scatter_add"} <= tags
+    assert len(PRIMITIVE_FAMILIES) >= 10
+
+
 def _tfjs_dtype(numpy_dtype: str) -> str:
     return (
         "bool" if numpy_dtype == "bool" else "int32" if numpy_dtype.startswith(("int", "uint")) else "float32"
@@ -168,15 +189,20 @@ def test_runner_refuses_an_export_whose_input_names_differ_from_the_entrys(tmp_p
 
 
 def test_runner_records_error_codes_and_crashes_never_hides_them(tmp_path):
-    def loop(params, x):  # lax.while_loop: refused on purpose (J2T301)
-        return lax.while_loop(lambda c: c[0] < 3, lambda c: (c[0] + 1, c[1] * 2), (0, x))[1]
+    def on_the_host(params, x):  # jax.pure_callback (host Python): refused for good (J2T301)
+        return jax.pure_callback(np.tanh, jax.ShapeDtypeStruct(x.shape, x.dtype), x) * 2
 
     unsupported = ZooEntry(
-        "while_loop", "jax", "test model", ("mlp",), InputSpec((1, 6)), lambda seed: function_built(loop, {})
+        "host_callback",
+        "jax",
+        "test model",
+        ("mlp",),
+        InputSpec((1, 6)),
+        lambda seed: function_built(on_the_host, {}),
     )
     row = run_entry(unsupported, tmp_path, ("wasm",))
     assert (row["converted"], row["error"], row["passed"]) == (False, "J2T301", False)
-    assert "while" in row["error_message"]
+    assert "pure_callback" in row["error_message"]
 
     def broken(seed):
         raise TypeError("a zoo builder bug")

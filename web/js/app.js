@@ -50,9 +50,10 @@ function renderBars(probabilities) {
   });
 }
 
-function predict() {
+// predictAsync: a graph with a loop needs executeAsync; for any other it answers synchronously.
+async function predict() {
   if (!classifier || !pixels || !classifier.drawable) return;
-  const { probabilities, best, ms } = classifier.predict(pixels);
+  const { probabilities, best, ms } = await classifier.predictAsync(pixels);
   $('top').textContent = classifier.labels[best];
   $('time').textContent = ms.toFixed(1);
   renderBars(probabilities);
@@ -127,7 +128,7 @@ async function selectModel(index) {
     const base = `/models/${entry.model_json.replace(/model\.json$/, '')}`;
     classifier = await Classifier.load(`/models/${entry.model_json}`, entry.labels || [...'0123456789']);
     try {
-      const diff = classifier.selfCheck(await fetchJson(`${base}golden.json`));
+      const diff = await classifier.selfCheck(await fetchJson(`${base}golden.json`));
       $('selfcheck').textContent = `max |Δ| ${diff.toExponential(1)} vs JAX${diff > 0.5 ? ' (large: quantized?)' : ''}`;
     } catch {
       $('selfcheck').textContent = 'no golden.json';

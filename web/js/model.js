@@ -37,13 +37,39 @@ function goldenFeed(golden, model) {
   return { feed, want: [{ name: model.outputNodes[0], values: golden.outputs.flat(Infinity) }] };
 }
 
+// Ops TF.js's synchronous execute()/predict() refuse (tfjs-converter 4.22, model_analysis.js): an
+// export of a data-dependent lax.while_loop (or a scan too long to unroll) holds a StatelessWhile
+// whose body is in the graph's function library, and runs only with executeAsync().
+const ASYNC_OPS = new Set([
+  'Switch', 'Merge', 'Enter', 'Exit', 'NextIteration', 'StatelessIf', 'StatelessWhile', 'If', 'While',
+  'NonMaxSuppressionV2', 'NonMaxSuppressionV3', 'NonMaxSuppressionV5', 'Where',
+]);
+
+function needsExecuteAsync(model) {
+  const topology = model.artifacts?.modelTopology; // private in TF.js's typings, a plain field at run time
+  if (!topology) return false;
+  return (topology.library?.function || []).length > 0 || (topology.node || []).some((node) => ASYNC_OPS.has(node.op));
+}
+
+function maxAbsDiff(want, got) {
+  return want.reduce((worst, o, k) => {
+    const values = got[k].dataSync();
+    if (values.length !== o.values.length) throw new Error(`golden.json's ${o.name} has ${o.values.length} values, the model gave ${values.length}`);
+    return o.values.reduce((w, v, i) => Math.max(w, Math.abs(v - values[i])), worst);
+  }, 0);
+}
+
 export class Classifier {
-  constructor(model, labels) { this.model = model; this.labels = labels; }
+  constructor(model, labels) {
+    this.model = model;
+    this.labels = labels;
+    this.needsAsync = needsExecuteAsync(model);
+  }
 
   static async load(modelUrl, labels) {
     const model = await tf.loadGraphModel(modelUrl);
     const classifier = new Classifier(model, labels);
-    if (classifier.drawable) classifier.predict(new Float32Array(28 * 28)); // warm-up: compiles kernels once
+    if (classifier.drawable) await classifier.predictAsync(new Float32Array(28 * 28)); // warm-up: compiles kernels once
     return classifier;
   }
 
@@ -58,28 +84,54 @@ export class Classifier {
     return this.model.inputs.map((x) => `${x.name} [${(x.shape || []).map((d) => (d < 0 ? '?' : d)).join(', ')}] ${x.dtype}`).join(', ');
   }
 
-  // pixels: Float32Array(784) in [0, 1] → {probabilities, best, ms}
+  // pixels: Float32Array(784) in [0, 1] → {probabilities, best, ms}. A graph with control flow cannot
+  // run synchronously: use predictAsync (which works for every graph).
   predict(pixels) {
+    if (this.needsAsync) throw new Error('this model has control flow (a while loop): call predictAsync');
     const start = performance.now();
     const logits = tf.tidy(() => this.model.predict(tf.tensor(pixels, [1, 28, 28, 1])).dataSync());
-    const ms = performance.now() - start;
-    const probabilities = toProbabilities(Array.from(logits));
+    return this.rank(Array.from(logits), performance.now() - start);
+  }
+
+  async predictAsync(pixels) {
+    if (!this.needsAsync) return this.predict(pixels);
+    const start = performance.now();
+    const input = tf.tensor(pixels, [1, 28, 28, 1]);
+    const output = await this.model.executeAsync(input);
+    input.dispose();
+    const logits = Array.from(await output.data());
+    output.dispose();
+    return this.rank(logits, performance.now() - start);
+  }
+
+  rank(logits, ms) {
+    const probabilities = toProbabilities(logits);
     const best = probabilities.indexOf(Math.max(...probabilities));
     return { probabilities, best, ms };
   }
 
-  // Max |TF.js − JAX| over every output on the export's golden inputs (the Node runner's check).
+  // Max |TF.js − JAX| over every output on the export's golden inputs (the Node runner's check): a
+  // number, or for a graph with control flow a Promise of one (await works on both).
   selfCheck(golden) {
+    if (this.needsAsync) return this.selfCheckAsync(golden);
     return tf.tidy(() => {
       const { feed, want } = goldenFeed(golden, this.model);
       const result = this.model.execute(feed, want.map((o) => o.name));
-      const got = Array.isArray(result) ? result : [result]; // one name asked: a bare tensor back
-      return want.reduce((worst, o, k) => {
-        const values = got[k].dataSync();
-        if (values.length !== o.values.length) throw new Error(`golden.json's ${o.name} has ${o.values.length} values, the model gave ${values.length}`);
-        return o.values.reduce((w, v, i) => Math.max(w, Math.abs(v - values[i])), worst);
-      }, 0);
+      return maxAbsDiff(want, Array.isArray(result) ? result : [result]); // one name asked: a bare tensor back
     });
+  }
+
+  async selfCheckAsync(golden) {
+    const { feed, want } = goldenFeed(golden, this.model);
+    const result = await this.model.executeAsync(feed, want.map((o) => o.name));
+    const got = Array.isArray(result) ? result : [result];
+    const weights = new Set(Object.values(this.model.weights).flat()); // a folded output is a weight: keep it
+    try {
+      return maxAbsDiff(want, got);
+    } finally {
+      Object.values(feed).forEach((t) => t.dispose());
+      got.filter((t) => !weights.has(t)).forEach((t) => t.dispose());
+    }
   }
 
   dispose() { this.model.dispose(); }

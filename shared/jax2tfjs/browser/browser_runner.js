@@ -41,12 +41,27 @@
     return feeds;
   }
 
+  // As node/graph_model_io.mjs: ops execute() refuses (a StatelessWhile from a data-dependent loop,
+  // its body in the function library) make the graph run with executeAsync().
+  const ASYNC_OPS = new Set([
+    'Switch', 'Merge', 'Enter', 'Exit', 'NextIteration', 'StatelessIf', 'StatelessWhile', 'If', 'While',
+    'NonMaxSuppressionV2', 'NonMaxSuppressionV3', 'NonMaxSuppressionV5', 'Where',
+  ]);
+
+  function needsExecuteAsync(model) {
+    const topology = model.artifacts?.modelTopology;
+    if (!topology) return false;
+    return (topology.library?.function || []).length > 0 || (topology.node || []).some((node) => ASYNC_OPS.has(node.op));
+  }
+
   // Every output read back (data(), not dataSync(): on webgl a sync read stalls the GPU pipeline and
-  // is not what a page does). execute returns one tensor, not an array, for one output.
+  // is not what a page does). execute returns one tensor, not an array, for one output. An output
+  // folded into a constant is the model's weight itself: cloned, so disposing it keeps the weight.
   async function predict(model, feeds) {
     const names = exportOutputNames(model);
-    const result = model.execute(feeds, names);
-    const tensors = Array.isArray(result) ? result : [result];
+    const result = needsExecuteAsync(model) ? await model.executeAsync(feeds, names) : model.execute(feeds, names);
+    const weights = new Set(Object.values(model.weights).flat());
+    const tensors = (Array.isArray(result) ? result : [result]).map((t) => (weights.has(t) ? tf.clone(t) : t));
     try {
       const outputs = [];
       for (const [i, name] of names.entries()) {

@@ -77,8 +77,13 @@ def tfjs_op_names() -> set[str]:
 
 
 def check_ops(op_types: list[str], op_sources: dict[str, list[str]]) -> None:
-    """Raise MissingTfjsOpError naming each op TF.js lacks and the primitive lines that made it."""
-    missing = [op for op in op_types if op not in tfjs_op_names() and op not in NON_COMPUTE_OPS]
+    """Raise MissingTfjsOpError naming each op TF.js lacks and the primitive lines that made it.
+
+    `op_types` are the outer graph's ops; the ops of a loop body live in its own function graph and
+    reach us only through `op_sources` (the lowering records every op it emits, bodies included), so
+    both are checked: a body op TF.js lacks would otherwise surface only when TF.js runs the loop."""
+    emitted = list(op_types) + [op for op in op_sources if op not in op_types]
+    missing = [op for op in emitted if op not in tfjs_op_names() and op not in NON_COMPUTE_OPS]
     if missing:
         where = "; ".join(f"{op} from {', '.join(op_sources.get(op, ['?'])[:3])}" for op in missing)
         raise MissingTfjsOpError(
@@ -92,7 +97,14 @@ def _grappler_with_our_fusion(conversion_module: Any):
     """Inside the tensorflowjs converter, grappler runs without `remap`, and `fusion` fuses in
     its place: grappler's remapper fuses per CPU (oneDNN), ours the same everywhere. The converter
     looks `_run_grappler` up on its module at each call, so swapping it there is enough; pinned to
-    tensorflowjs 4.22, whose optimize_graph asks for `remap` in its second grappler run."""
+    tensorflowjs 4.22, whose optimize_graph asks for `remap` in its second grappler run.
+
+    A model with a loop (lowering/loops.py) reaches these passes as TF's v1 loop frame, not as a
+    StatelessWhile with a function library: the converter freezes with lower_control_flow. Its
+    Enter/Merge/Switch/NextIteration/Exit nodes sit between a loop body and the rest, so every
+    pattern the passes match stops at a frame's edge; a Const a pass adds inside a frame is a weight,
+    which TF.js reads from any frame. Measured: exports with a loop frame match JAX on cpu, wasm and
+    webgl (tests/convert_env/test_lowering_control_flow.py)."""
     original = conversion_module._run_grappler
 
     def run_grappler(config, graph_def, graph, signature_def):

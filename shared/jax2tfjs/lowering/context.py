@@ -79,15 +79,22 @@ class WindowSum:
 class Hints:
     """What pattern-aware rules may read from a Deferred value instead of its tensor.
 
-    `constant`: a literal's or constant's numpy value. `bias_vector`: the rank-1 tensor behind a
-    reshape or broadcast onto the last axis (add makes it a BiasAdd). `broadcastable()`: the
-    rank-equal size-1 form of a broadcast, for ops that broadcast implicitly. `window_sum`: the
-    average pool behind a window sum (div makes it one AvgPool)."""
+    `constant`: the numpy value of a literal, a constant or an equation folded at conversion
+    (folding.py). `bias_vector`: the rank-1 tensor behind a reshape or broadcast onto the last axis
+    (add makes it a BiasAdd). `broadcastable()`: the rank-equal size-1 form of a broadcast, for ops
+    that broadcast implicitly. `window_sum`: the average pool behind a window sum (div makes it one
+    AvgPool). `prng_key`: a folded JAX PRNG key array (dtype key<fry>), which has no TF form: only
+    folding reads it, and a rule that needs its tensor gets an UnsupportedDtypeError.
+    `later_constant()`: the JAX value of an equation on constants that its rule lowered because the
+    value is too big to store (folding.py), computed only if a later equation folds on it (None if
+    JAX cannot compute it)."""
 
     constant: np.ndarray | None = None
     bias_vector: tf.Tensor | None = None
     broadcastable: Callable[[], tf.Tensor] | None = None
     window_sum: WindowSum | None = None
+    prng_key: Any = None
+    later_constant: Callable[[], Any] | None = None
 
 
 @dataclass
@@ -102,11 +109,20 @@ class Deferred:
     build: Callable[[], tf.Tensor]
     hints: Hints = field(default_factory=Hints)
     _value: tf.Tensor | None = None
+    # A constant's build reads no tensor, so it is built again in each graph that reads it: a
+    # control-flow rule may read a folded constant inside a loop body's graph and again outside.
+    per_graph: bool = False
+    _graph: Any = None
 
     def get(self) -> tf.Tensor:
-        if self._value is None:
-            self._value = self.build()
+        graph = _current_graph() if self.per_graph else None
+        if self._value is None or graph is not self._graph:
+            self._value, self._graph = self.build(), graph
         return self._value
+
+
+def _current_graph() -> Any:
+    return None if tf.executing_eagerly() else tf.compat.v1.get_default_graph()
 
 
 def materialize(value: Any) -> tf.Tensor:
@@ -123,7 +139,11 @@ def constant_value(value: Any) -> np.ndarray | None:
 
 
 class LoweringContext:
-    def __init__(self) -> None:
+    """`fold_constants`: evaluate equations whose inputs are all constants in JAX at conversion
+    (folding.py); off, every equation goes to its rule (equations no rule lowers then fail)."""
+
+    def __init__(self, fold_constants: bool = True) -> None:
+        self.fold_constants = fold_constants
         self.warnings: list[str] = []
         self.current_source = "<unknown>"
         self.origin: Origin | None = None
@@ -139,6 +159,8 @@ class LoweringContext:
         self._dim_sources: dict[str, tuple[tf.Tensor, int]] = {}
         self.emissions: list[Emission] = []
         self._claimed: set[str] = set()
+        # Equations evaluated in JAX at conversion in this trace (nested jaxprs included).
+        self.folded_equations = 0
 
     @property
     def op_sources(self) -> dict[str, list[str]]:
@@ -177,11 +199,14 @@ class LoweringContext:
         """The innermost equation `err` was raised in (None if it was raised outside any)."""
         return self._failure[1] if self._failure is not None and self._failure[0] is err else None
 
-    def defer(self, build: Callable[[], tf.Tensor], hints: Hints | None = None) -> Deferred:
-        """A Deferred whose ops, whenever they are built, are charged to the equation lowered now."""
+    def defer(
+        self, build: Callable[[], tf.Tensor], hints: Hints | None = None, per_graph: bool = False
+    ) -> Deferred:
+        """A Deferred whose ops, whenever they are built, are charged to the equation lowered now.
+        `per_graph`: `build` reads no tensor (a constant), so each graph that reads it builds its own."""
         origin = self.origin
         if origin is None:  # a closed-over constant, read before any equation
-            return Deferred(build, hints or Hints())
+            return Deferred(build, hints or Hints(), per_graph=per_graph)
 
         def charged(fn: Callable[..., Any] | None) -> Callable[..., Any] | None:
             if fn is None:
@@ -202,6 +227,7 @@ class LoweringContext:
                 broadcastable=charged(hints.broadcastable),
                 window_sum=WindowSum(charged(window.average), window.count) if window else None,
             ),
+            per_graph=per_graph,
         )
 
     def warn(self, message: str) -> None:
@@ -236,7 +262,7 @@ class LoweringContext:
             return int(d)
         if isinstance(d, tf.Tensor):
             return d
-        return d._evaluate(self._dim_env(d.get_vars()))  # JAX's own evaluator, with TF scalars for the vars
+        return evaluate_dim(d, self._dim_env(d.get_vars()))
 
     def shape(self, dims: Sequence[Any]) -> list[int] | tf.Tensor:
         """A static list when every dim is known, else an int32 shape tensor."""
@@ -246,6 +272,47 @@ class LoweringContext:
         return tf.stack(
             [tf.constant(v, tf.int32) if isinstance(v, int) else tf.cast(v, tf.int32) for v in values]
         )
+
+
+# JAX's own `_DimExpr._evaluate` cannot take TF scalars for the vars: it calls divmod() for
+# floordiv/mod (tf.Tensor has no __divmod__) and lax.max/lax.min for max/min (they refuse a graph
+# tensor). So the expression is walked here, on the structure of jax 0.10.2's shape_poly (a sum of
+# (term, coefficient); a term a product of (factor, exponent); a factor a var or an operation on
+# dim expressions), with TF ops where a value is symbolic and Python ints where it is known.
+_DIM_OPERATIONS: dict[str, tuple[Callable[[int, int], int], Callable[[Any, Any], tf.Tensor]]] = {
+    "floordiv": (lambda a, b: a // b, tf.math.floordiv),
+    "mod": (lambda a, b: a % b, tf.math.floormod),
+    "max": (max, tf.maximum),
+    "min": (min, tf.minimum),
+}
+
+
+def evaluate_dim(d: Any, env: dict[str, Any]) -> int | tf.Tensor:
+    """The value of the symbolic dim `d` (e.g. `2*b + 1`, `b // 2`, `max(b, 4)`) given a value for
+    each var in `env` (TF int32 scalars, or ints): an int when it is known, else a TF scalar."""
+    if is_static(d):
+        return int(d)
+    total: int | tf.Tensor = 0
+    for term, coefficient in d._sorted_terms:
+        product: int | tf.Tensor = int(coefficient)
+        for factor, exponent in term._factors:
+            value = _factor_value(factor, env)
+            for _ in range(exponent):
+                product = product * value if not (isinstance(product, int) and product == 1) else value
+        total = product if isinstance(total, int) and total == 0 else total + product
+    return total
+
+
+def _factor_value(factor: Any, env: dict[str, Any]) -> int | tf.Tensor:
+    if factor.var is not None:
+        return env[factor.var]
+    if factor.operation not in _DIM_OPERATIONS:
+        raise NotImplementedError(f"symbolic dims with {factor.operation!r} cannot be computed in TF")
+    exact, symbolic = _DIM_OPERATIONS[factor.operation]
+    a, b = (evaluate_dim(operand, env) for operand in factor.operands)
+    if isinstance(a, int) and isinstance(b, int):
+        return exact(a, b)
+    return symbolic(a, b)
 
 
 def reshape_target(ctx: LoweringContext, dims: Sequence[Any]) -> list[int] | tf.Tensor:

@@ -1,7 +1,10 @@
 """Interpret a jaxpr with TensorFlow ops: each equation is handed to its rule in the registry.
 
-Nested jaxprs (jit, custom_jvp_call, custom_vjp_call, closed_call, remat) are interpreted inline by
-their rules through `eval_jaxpr`, so no call boundary survives into the TF graph.
+An equation whose inputs are all constants is first offered to folding.py, which evaluates it in
+JAX at conversion (PRNG keys, random bits from a constant key, iota, static masks) and hands back
+constants. Nested jaxprs (jit, custom_jvp_call, custom_vjp_call, closed_call, remat) are
+interpreted inline by their rules through `eval_jaxpr`, so no call boundary survives into the TF
+graph, and their constant equations fold one by one.
 """
 
 from __future__ import annotations
@@ -16,6 +19,14 @@ from jax.extend import core as jcore
 
 from jax2tfjs.errors import Jax2TfjsError, LoweringError, UnsupportedPrimitiveError
 from jax2tfjs.lowering.context import Deferred, Hints, LoweringContext, Origin, materialize
+from jax2tfjs.lowering.folding import (
+    fold_equation,
+    folded_constant,
+    is_prng_key,
+    key_refusal,
+    remember_values,
+)
+from jax2tfjs.lowering.inference_scope import group_of
 from jax2tfjs.lowering.registry import NOT_SUPPORTED, RULES
 
 
@@ -25,9 +36,15 @@ def source_line(eqn: Any) -> str:
 
 
 def constant(ctx: LoweringContext, value: Any, dtype: Any = None) -> Deferred:
+    """A literal or constant. Its TF dtype is chosen when it is built: a uint32 literal that only
+    folded equations read (the random bits' `shift_right_logical x 9:u32[]`) warns about nothing.
+    A closed-over PRNG key stays a JAX value (folding.py)."""
+    if is_prng_key(value):
+        return folded_constant(ctx, value)
     array = np.asarray(value, dtype=dtype)
-    tf_type = ctx.tf_dtype(array.dtype)
-    return ctx.defer(lambda: tf.constant(array, dtype=tf_type), Hints(constant=array))
+    return ctx.defer(
+        lambda: tf.constant(array, dtype=ctx.tf_dtype(array.dtype)), Hints(constant=array), per_graph=True
+    )
 
 
 def eval_jaxpr(ctx: LoweringContext, jaxpr: Any, consts: Sequence[Any], args: Sequence[Any]) -> list[Any]:
@@ -47,9 +64,13 @@ def eval_jaxpr(ctx: LoweringContext, jaxpr: Any, consts: Sequence[Any], args: Se
     for eqn in jaxpr.eqns:
         origin = Origin(eqn.primitive.name, source_line(eqn))
         with ctx.emitting(origin):
-            outputs = _lower_equation(ctx, eqn, origin, [read(v) for v in eqn.invars])
-        if not eqn.primitive.multiple_results:
-            outputs = [outputs]
+            inputs = [read(v) for v in eqn.invars]
+            outputs = fold_equation(ctx, eqn, origin, inputs)
+            if outputs is None:
+                outputs = _lower_equation(ctx, eqn, origin, inputs)
+                if not eqn.primitive.multiple_results:
+                    outputs = [outputs]
+                outputs = remember_values(ctx, eqn, inputs, outputs)
         for var, value in zip(eqn.outvars, outputs, strict=True):
             env[var] = value
     return [read(v) for v in jaxpr.outvars]
@@ -60,8 +81,9 @@ def _lower_equation(ctx: LoweringContext, eqn: Any, origin: Origin, inputs: list
     name = eqn.primitive.name
     rule = RULES.get(name)
     if rule is None:
-        reason = NOT_SUPPORTED.get(name)
-        raise UnsupportedPrimitiveError(
+        group = group_of(name)
+        reason = NOT_SUPPORTED.get(name) or (group and f"{group.title}: {group.why}")
+        raise key_refusal(eqn, origin) or UnsupportedPrimitiveError(
             f"JAX primitive '{name}' at {origin.source} has no TF.js lowering"
             + (f": {reason}" if reason else ""),
             fix=(

@@ -78,23 +78,76 @@ class Rule:
 
 RULES: dict[str, Rule] = {}
 
-# Primitives we do not lower, with the reason shown to users (and in docs/coverage.md).
+# Primitives we do not lower, with the reason shown to users (and in docs/coverage.md). Claims about
+# TF.js are checked against tensorflowjs 4.22's op_list/*.json and the kernels each backend registers:
+# Complex/Real/Imag/FFT/IFFT are in the op list, with kernels on cpu and webgl but none on wasm (RFFT
+# and IRFFT are built from them); there is no decomposition op (Qr, Svd, Eig...), no Bitcast, and no Lgamma, Digamma,
+# Igamma, Zeta, Polygamma or Bessel op (erf_inv, lgamma, digamma are approximated in special.py).
+_NO_COMPLEX = (
+    "complex numbers: TF.js's op list has Complex/Real/Imag, but only its cpu and webgl backends run "
+    "them (wasm has no complex kernels), and jax2tfjs exports hold float32, int32 and bool only; "
+    "keep real and imaginary parts as two float32 arrays"
+)
+_NO_DECOMPOSITION = (
+    "TF.js has no op for this decomposition (its op list has no Eig, Schur, Hessenberg or Householder "
+    "op), and jax2tfjs unrolls only the small symmetric and triangular ones (cholesky, lu, qr, eigh, "
+    "svd, triangular and tridiagonal solves); compute it in JAX before export and pass it as a weight"
+)
+_RANDOM = (
+    "random numbers drawn from a constant key are folded at conversion; a key that depends on the "
+    "model's inputs is refused (TF.js has no threefry or Philox generator): pass noise as an input"
+)
+_NO_SPECIAL = (
+    "TF.js has no op for this special function and jax2tfjs has no float32 approximation of it "
+    "yet; compute it in JAX before export (a table, or a fitted polynomial of the inputs)"
+)
 NOT_SUPPORTED: dict[str, str] = {
-    "while": "data-dependent loops have no TF.js-friendly form; unroll with a Python loop (lax.fori_loop becomes while or scan)",
-    "scan": "lax.scan is not lowered yet; unroll it (a Python loop) before export",
-    "cond": "lax.cond is not lowered yet; use jnp.where (select_n) on both branches",
-    "fft": "TF.js runs FFT only on some backends and not in graph models reliably",
-    "cholesky": "linear-algebra decompositions are not in TF.js's graph op set",
-    "eigh": "linear-algebra decompositions are not in TF.js's graph op set",
-    "lu": "linear-algebra decompositions are not in TF.js's graph op set",
-    "qr": "linear-algebra decompositions are not in TF.js's graph op set",
-    "triangular_solve": "not in TF.js's graph op set",
-    "scatter-add": "TF.js lacks TensorScatterAdd; compute the update with one-hot matmuls instead",
-    "scatter": "TF.js lacks TensorScatterUpdate in graph models",
-    "rng_bit_generator": "random numbers inside an exported model are not supported; pass noise as an input",
-    "random_bits": "random numbers inside an exported model are not supported; pass noise as an input",
-    "random_seed": "random numbers inside an exported model are not supported; pass noise as an input",
-    "random_wrap": "random numbers inside an exported model are not supported; pass noise as an input",
+    "fft": (
+        "TF.js's op list has FFT/IFFT/RFFT/IRFFT, but the wasm backend has no FFT kernel and TF.js "
+        "computes FFTs on complex tensors, which wasm lacks too; use a DFT as a matmul by a constant "
+        "cos/sin matrix (runs on every backend)"
+    ),
+    "complex": _NO_COMPLEX,
+    "real": _NO_COMPLEX,
+    "imag": _NO_COMPLEX,
+    "conj": _NO_COMPLEX,
+    "eig": _NO_DECOMPOSITION,
+    "geqp3": _NO_DECOMPOSITION,
+    "schur": _NO_DECOMPOSITION,
+    "hessenberg": _NO_DECOMPOSITION,
+    "tridiagonal": _NO_DECOMPOSITION,
+    "rng_bit_generator": _RANDOM,
+    "rng_uniform": (
+        "lax.rng_uniform is XLA's stateful generator (no key: each run draws differently), which an "
+        "export cannot reproduce; draw with jax.random from a fixed key (folded at conversion) or pass "
+        "the noise as an input"
+    ),
+    "random_bits": _RANDOM,
+    "random_seed": _RANDOM,
+    "random_wrap": _RANDOM,
+    "random_unwrap": _RANDOM,
+    "random_split": _RANDOM,
+    "random_fold_in": _RANDOM,
+    "random_clone": _RANDOM,
+    "random_gamma": _RANDOM,
+    "threefry2x32": _RANDOM,
+    "threefry4x32": _RANDOM,
+    "philox2x32": _RANDOM,
+    "philox4x32": _RANDOM,
+    "iota_2x32_shape": _RANDOM,
+    "igamma": _NO_SPECIAL,
+    "igammac": _NO_SPECIAL,
+    "polygamma": _NO_SPECIAL,
+    "zeta": _NO_SPECIAL,
+    "regularized_incomplete_beta": _NO_SPECIAL,
+    "empty": "an uninitialised buffer: folded at conversion; nothing in an exported model reads it",
+    "empty2": "an uninitialised buffer: folded at conversion; nothing in an exported model reads it",
+    "to_edtype": _RANDOM,
+    "from_edtype": _RANDOM,
+    "scaled_dot": (
+        "a block-scaled low-precision dot (float8/float4 operands with scales); TF.js has no such "
+        "dtypes and computes in float32: dequantise the operands to float32 and use a plain dot"
+    ),
 }
 
 

@@ -187,6 +187,8 @@ def lower_broadcast_in_dim(ctx, eqn, x):
             [Arg((B, 3))],
         ),
         Case("tile_int", lambda x: jnp.tile(x, (2, 1)), [Arg((B, 3), "int32", "int")]),
+        Case("tile_more_reps_than_dims", lambda x: jnp.tile(x, (2, 1, 3)), [Arg((B, 2))]),
+        Case("tile_bool", lambda x: jnp.where(jnp.tile(x, (1, 2)), 1.0, -1.0), [Arg((B, 2), "bool", "bool")]),
     ],
 )
 def lower_tile(ctx, eqn, x):
@@ -248,18 +250,38 @@ def lower_unstack(ctx, eqn, x):
 
 @rule(
     "pad",
-    tf_ops=("PadV2", "StridedSlice", "Fill"),
-    limits="no interior padding; negative padding crops",
+    tf_ops=("PadV2", "StridedSlice", "Fill", "Reshape"),
+    limits="negative padding crops; interior padding interleaves by one PadV2 on new axes and a Reshape",
     cases=[
         Case("pad_zero", lambda x: jnp.pad(x, ((0, 0), (1, 2), (0, 1))), [Arg((B, 3, 4))]),
         Case("pad_value", lambda x: lax.pad(x, -1.0, ((0, 0, 0), (2, 1, 0))), [Arg((B, 3))]),
         Case("pad_negative", lambda x: lax.pad(x, 0.0, ((0, 0, 0), (-1, 2, 0))), [Arg((B, 4))]),
+        Case("pad_interior", lambda x: lax.pad(x, -1.0, ((0, 0, 0), (1, 2, 2))), [Arg((B, 4))]),
+        Case(  # interior padding then cropping into it (hi -3 removes two pads and one element)
+            "pad_interior_negative",
+            lambda x: lax.pad(x, 5.0, ((0, 0, 0), (-2, -3, 1), (1, 0, 3))),
+            [Arg((B, 4, 2))],
+        ),
+        Case(  # the dynamic batch interleaved: (b, 3) → (3b - 2 + 1, 3)
+            "pad_interior_batch",
+            lambda x: lax.pad(x, 0, ((1, 0, 2), (0, 0, 0))),
+            [Arg((B, 3), "int32", "int")],
+        ),
+        Case(
+            "pad_all_negative",
+            lambda x: lax.pad(x, 0.0, ((-1, 0, 0), (-1, -2, 0))),
+            [Arg((4, 6))],
+            batched=False,
+        ),
     ],
 )
 def lower_pad(ctx, eqn, x, value):
-    config = eqn.params["padding_config"]
-    if any(interior != 0 for _, _, interior in config):
-        raise NotImplementedError("interior padding is not supported")
+    config = [tuple(c) for c in eqn.params["padding_config"]]
+    shape = list(eqn.invars[0].aval.shape)
+    if any(interior > 0 for _, _, interior in config):
+        x = _interleave(ctx, x, value, shape, config)
+        # The interleaved axis ends in `interior` pads that belong to no gap: crop them via hi.
+        config = [(lo, hi - interior, 0) for lo, hi, interior in config]
     paddings = [[max(lo, 0), max(hi, 0)] for lo, hi, _ in config]
     padded = tf.pad(x, paddings, constant_values=value) if any(any(p) for p in paddings) else x
     if any(lo < 0 or hi < 0 for lo, hi, _ in config):
@@ -270,13 +292,40 @@ def lower_pad(ctx, eqn, x, value):
     return padded
 
 
+def _interleave(ctx, x, value, shape, config):
+    """Each axis with interior padding p: (n,) → (n, 1) → PadV2 → (n, 1 + p) → (n * (1 + p),), i.e.
+    every element followed by p pads (the last p are cropped by the caller)."""
+    split, paddings, merged = [], [], []
+    for dim, (_, _, interior) in zip(shape, config, strict=True):
+        split.append(dim)
+        paddings.append([0, 0])
+        if interior > 0:
+            split.append(1)
+            paddings.append([0, interior])
+        merged.append(dim * (1 + interior))
+    spread = tf.reshape(x, reshape_target(ctx, split))
+    return tf.reshape(tf.pad(spread, paddings, constant_values=value), reshape_target(ctx, merged))
+
+
 @rule(
     "slice",
-    tf_ops=("StridedSlice", "Shape", "AddV2", "Pack"),
+    tf_ops=("StridedSlice", "Shape", "AddV2", "Pack", "GatherV2"),
+    limits="an int32 or bool slice with strides is a contiguous slice and a GatherV2 per strided axis "
+    "(wasm's strided StridedSlice is wrong on integers)",
     cases=[
         Case("slice", lambda x: lax.slice(x, (0, 1, 0), (x.shape[0], 3, 5), (1, 1, 2)), [Arg((B, 4, 5))]),
         Case("slice_static", lambda x: lax.slice(x, (1, 0), (3, 2)), [Arg((4, 3))], batched=False),
         Case("slice_batch_but_last", lambda x: lax.slice(x, (0, 0), (x.shape[0] - 1, 4)), [Arg((3, 4))]),
+        Case(
+            "slice_strided_int",
+            lambda x: lax.slice(x, (0, 1, 0), (x.shape[0], 5, 5), (1, 2, 2)) * 70001,
+            [Arg((B, 6, 5), "int32", "int", high=30000)],
+        ),
+        Case(
+            "slice_strided_bool",
+            lambda x: lax.slice(x, (0, 0, 1), (x.shape[0], 7, 5), (1, 3, 2)),
+            [Arg((B, 7, 5), "bool", "bool")],
+        ),
     ],
 )
 def lower_slice(ctx, eqn, x):
@@ -291,12 +340,23 @@ def lower_slice(ctx, eqn, x):
     ]
     end = [0 if w else ctx.dim(lim) for w, lim in zip(whole, limits, strict=True)]
     end_mask = sum(1 << i for i, w in enumerate(whole) if w)
-    return tf.strided_slice(x, [ctx.dim(s) for s in starts], end, strides, end_mask=end_mask)
+    begin = [ctx.dim(s) for s in starts]
+    if x.dtype == tf.float32 or all(st == 1 for st in strides):
+        return tf.strided_slice(x, begin, end, strides, end_mask=end_mask)
+    # TF.js 4.22's wasm StridedSlice with a stride > 1 returns float32 garbage for int32 (measured:
+    # shape/slice_strided_int): slice contiguously, then pick every stride-th element by GatherV2.
+    sliced = tf.strided_slice(x, begin, end, [1] * len(strides), end_mask=end_mask)
+    for axis, (start, limit, stride) in enumerate(zip(starts, limits, strides, strict=True)):
+        if stride > 1:
+            sliced = tf.gather(
+                sliced, np.arange(0, ctx.dim(limit) - ctx.dim(start), stride, dtype=np.int32), axis=axis
+            )
+    return sliced
 
 
 @rule(
     "dynamic_slice",
-    tf_ops=("Shape", "StridedSlice", "Sub", "Maximum", "Minimum", "Pack", "Slice"),
+    tf_ops=("StridedSlice", "AddV2", "Maximum", "Minimum", "Pack", "Slice"),
     limits="start indices are clamped into range, as in JAX",
     cases=[
         Case(
@@ -309,6 +369,21 @@ def lower_slice(ctx, eqn, x):
             lambda x: lax.dynamic_slice(x, (0, 7, 1), (x.shape[0], 2, 3)) + x[:, 0, None, :3],
             [Arg((B, 5, 5))],
         ),
+        Case(  # traced starts past either end (-4..5 on a window of 3 in 5): clamped into [0, 2]
+            "traced_starts_clamped",
+            lambda x, i: lax.dynamic_slice(x, (0, i[0] - 4, i[1] - 4), (x.shape[0], 3, 2)),
+            [Arg((B, 5, 4)), Arg((2,), "int32", "int", high=10, batched=False)],
+        ),
+        Case(  # per-example starts are a gather; one traced start on the batch axis is a dynamic_slice
+            "traced_start_on_batch_axis",
+            lambda x, i: lax.dynamic_slice_in_dim(x, i[0], 1, axis=0) * 2.0,
+            [Arg((B, 4)), Arg((1,), "int32", "int", high=5, batched=False)],
+        ),
+        Case(
+            "traced_start_int",
+            lambda x, i: lax.dynamic_slice_in_dim(x, i[0], 2, axis=1),
+            [Arg((B, 6), "int32", "int"), Arg((1,), "int32", "int", high=8, batched=False)],
+        ),
     ],
 )
 @raw_inputs
@@ -320,12 +395,102 @@ def lower_dynamic_slice(ctx, eqn, x, *starts):
         begins, ends, end_mask = fixed
         return tf.strided_slice(x, begins, ends, [1] * len(begins), end_mask=end_mask)
     starts = [materialize(s) for s in starts]
-    shape = tf.shape(x, out_type=tf.int32)
     begins = []
-    for axis, (start, size) in enumerate(zip(starts, sizes, strict=True)):
-        limit = shape[axis] - ctx.dim(size)
+    for dim, start, size in zip(eqn.invars[0].aval.shape, starts, sizes, strict=True):
+        limit = ctx.dim(dim - size)  # a constant unless the axis is symbolic (then b - size)
         begins.append(tf.clip_by_value(tf.cast(start, tf.int32), 0, limit))
     return tf.slice(x, tf.stack(begins), ctx.shape(sizes))
+
+
+@rule(
+    "dynamic_update_slice",
+    tf_ops=(
+        "Pad",
+        "Pack",
+        "Range",  # the window's mask per axis
+        "GreaterEqual",
+        "Less",
+        "LogicalAnd",
+        "Reshape",
+        "SelectV2",
+        "AddV2",
+        "Sub",
+        "Maximum",  # starts clamped into [0, dim - size], as in JAX
+        "Minimum",
+    ),
+    limits="start indices traced or constant, clamped into range as in JAX; no transposes (a KV cache stays put)",
+    cases=[
+        Case(
+            "update_traced_start",
+            lambda x, i: lax.dynamic_update_slice(x, jnp.full((x.shape[0], 2), -1.0), (0, i[0] - 3)),
+            [Arg((B, 6)), Arg((1,), "int32", "int", high=10, batched=False)],
+        ),
+        Case(  # a KV-cache write: one step at position t along axis 1 of (b, len, heads, dim)
+            "update_cache_step",
+            lambda c, k, i: lax.dynamic_update_slice(c, k, (0, i[0], 0, 0)),
+            [Arg((B, 5, 2, 3)), Arg((B, 1, 2, 3)), Arg((1,), "int32", "int", high=7, batched=False)],
+        ),
+        Case(  # constant starts (one clamped from 9 to 2): the mask is a constant
+            "update_constant_starts",
+            lambda x, u: lax.dynamic_update_slice(x, u, (1, 9)),
+            [Arg((4, 5), batched=False), Arg((2, 3), batched=False)],
+            batched=False,
+        ),
+        Case(
+            "update_int_two_axes",
+            lambda x, u, i: lax.dynamic_update_slice(x, u, (i[0], i[1])),
+            [
+                Arg((4, 5), "int32", "int", batched=False),
+                Arg((3, 2), "int32", "int", batched=False),
+                Arg((2,), "int32", "int", high=6, batched=False),
+            ],
+            batched=False,
+        ),
+        Case(  # the update covers the dynamic batch whole: its start clamps to 0
+            "update_whole_batch",
+            lambda x, u, i: lax.dynamic_update_slice(x, u * 3.0, (i[0], 1)),
+            [Arg((B, 4)), Arg((B, 2)), Arg((1,), "int32", "int", high=4, batched=False)],
+        ),
+    ],
+)
+@raw_inputs
+def lower_dynamic_update_slice(ctx, eqn, operand, update, *starts):
+    """The update padded to the operand's shape, selected inside its window: SelectV2(mask,
+    Pad(update), operand). Unlike TensorScatterUpdate this needs no index tuples and no transposes,
+    so writing one step into a (b, len, heads, dim) cache touches nothing else."""
+    operand_shape, sizes = eqn.invars[0].aval.shape, eqn.invars[1].aval.shape
+    operand, update = materialize(operand), materialize(update)
+    rank = len(operand_shape)
+    paddings, mask = [], None
+    for axis, (dim, size, start) in enumerate(zip(operand_shape, sizes, starts, strict=True)):
+        if same_dim(dim, size):  # the update covers the axis: its start clamps to 0
+            paddings.append([0, 0])
+            continue
+        value = constant_value(start)
+        if value is not None and is_static(dim) and is_static(size):
+            begin = min(max(int(value), 0), int(dim) - int(size))
+            inside = np.zeros(int(dim), bool)
+            inside[begin : begin + int(size)] = True
+        else:
+            begin = tf.clip_by_value(tf.cast(materialize(start), tf.int32), 0, ctx.dim(dim - size))
+            line = tf.range(ctx.dim(dim), dtype=tf.int32)
+            inside = tf.logical_and(line >= begin, line < begin + ctx.dim(size))
+        paddings.append([begin, ctx.dim(dim - size) - begin])
+        axis_shape = [1] * rank
+        axis_shape[axis] = -1
+        inside = (
+            inside.reshape(axis_shape) if isinstance(inside, np.ndarray) else tf.reshape(inside, axis_shape)
+        )
+        if mask is None:
+            mask = inside
+        elif isinstance(mask, np.ndarray) and isinstance(inside, np.ndarray):
+            mask = mask & inside
+        else:
+            mask = tf.logical_and(mask, inside)
+    if mask is None:  # the update is the whole operand
+        return update
+    padded = tf.pad(update, paddings)
+    return tf.where(mask, padded, operand)
 
 
 def fixed_slice(operand_shape, starts, sizes):
@@ -356,7 +521,11 @@ def fixed_slice(operand_shape, starts, sizes):
 @rule(
     "rev",
     tf_ops=("ReverseV2",),
-    cases=[Case("rev", lambda x: jnp.flip(x, axis=(1, 2)), [Arg((B, 3, 4))])],
+    cases=[
+        Case("rev", lambda x: jnp.flip(x, axis=(1, 2)), [Arg((B, 3, 4))]),
+        Case("rev_batch_axis_int", lambda x: lax.rev(x, (0,)), [Arg((B, 3), "int32", "int")]),
+        Case("rev_reversed_slice", lambda x: x[:, ::-1, ::-2], [Arg((B, 3, 5))]),
+    ],
 )
 def lower_rev(ctx, eqn, x):
     return tf.reverse(x, axis=list(eqn.params["dimensions"]))

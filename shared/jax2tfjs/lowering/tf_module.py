@@ -2,7 +2,10 @@
 
 Parameters become tf.Variables named by their pytree path (the tfjs converter freezes them into
 weights with those names); the inputs follow them as the traced function's last arguments, and the
-serving function takes them by name and returns a dict of named outputs.
+serving function takes them by name and returns a dict of named outputs. Being variables, not
+constants, the parameters are never folded at conversion (lowering/folding.py folds only what
+literals, closed-over constants and PRNG keys determine); the tensorflowjs converter's grappler
+folds equations on them (a kernel's transpose) once it has frozen them.
 """
 
 from __future__ import annotations

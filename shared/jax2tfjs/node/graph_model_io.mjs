@@ -152,12 +152,37 @@ export function disposeFeeds(feeds) {
   for (const tensor of Object.values(feeds)) tensor.dispose();
 }
 
-// All of the export's outputs for `feeds`, as [{name, tensor}] in exportOutputNames's order. execute
-// returns one tensor, not an array, when one output is asked for.
-export function runModel(model, feeds) {
+// Ops TF.js's synchronous execute() refuses (tfjs-converter 4.22, executor/model_analysis.js: its
+// control-flow and dynamic-shape sets): a graph holding one must run with executeAsync().
+const ASYNC_OPS = new Set([
+  'Switch', 'Merge', 'Enter', 'Exit', 'NextIteration', 'StatelessIf', 'StatelessWhile', 'If', 'While',
+  'NonMaxSuppressionV2', 'NonMaxSuppressionV3', 'NonMaxSuppressionV5', 'Where',
+]);
+
+// Whether `model` needs executeAsync(): a jax2tfjs export of a data-dependent while (or a long scan)
+// holds a StatelessWhile whose body lives in the graph's function library. Read from the topology
+// the model was loaded from (`artifacts`, private in TF.js's typings, a plain field at run time).
+export function needsExecuteAsync(model) {
+  const topology = model.artifacts?.modelTopology;
+  if (!topology) return false;
+  const functions = topology.library?.function || [];
+  return functions.length > 0 || (topology.node || []).some((node) => ASYNC_OPS.has(node.op));
+}
+
+// The caller's own copy of each output: an output grappler folded into a constant (a scan's step
+// count) comes back as the model's weight tensor itself, and disposing that would break the next run
+// ("Tensor is disposed"). A clone shares the weight's data and disposes on its own.
+function ownedOutputs(model, tensors) {
+  const weights = new Set(Object.values(model.weights).flat());
+  return tensors.map((tensor) => (weights.has(tensor) ? tf.clone(tensor) : tensor));
+}
+
+// All of the export's outputs for `feeds`, as [{name, tensor}] in exportOutputNames's order, each the
+// caller's to dispose. execute returns one tensor, not an array, when one output is asked for.
+export async function runModel(model, feeds) {
   const names = exportOutputNames(model);
-  const result = model.execute(feeds, names);
-  const tensors = Array.isArray(result) ? result : [result];
+  const result = needsExecuteAsync(model) ? await model.executeAsync(feeds, names) : model.execute(feeds, names);
+  const tensors = ownedOutputs(model, Array.isArray(result) ? result : [result]);
   return names.map((name, i) => ({ name, tensor: tensors[i] }));
 }
 
@@ -165,7 +190,7 @@ export function runModel(model, feeds) {
 // and returns [{name, shape, dtype, file}].
 export async function predictToFiles(model, feeds, outputDir) {
   fs.mkdirSync(outputDir, { recursive: true });
-  const outputs = runModel(model, feeds);
+  const outputs = await runModel(model, feeds);
   try {
     const written = [];
     for (const [i, { name, tensor }] of outputs.entries()) {
@@ -202,13 +227,31 @@ function batchedInputNames(model, feeds) {
   return Object.keys(feeds).filter((name) => feeds[name].rank >= 1 && !(declared[name]?.[0] >= 0));
 }
 
-function timeFeeds(model, feeds, warmup, repeats) {
-  const predictAll = () => tf.tidy(() => runModel(model, feeds).forEach(({ tensor }) => tensor.dataSync()));
-  for (let i = 0; i < warmup; i++) predictAll();
+// One prediction with every output read back. A synchronous graph runs inside tf.tidy; executeAsync
+// cannot (tidy refuses async functions), and disposes its own intermediates, so its outputs are
+// disposed here.
+async function predictOnce(model, feeds) {
+  if (!needsExecuteAsync(model)) {
+    tf.tidy(() => {
+      const names = exportOutputNames(model);
+      const result = model.execute(feeds, names);
+      (Array.isArray(result) ? result : [result]).forEach((tensor) => tensor.dataSync());
+    });
+    return;
+  }
+  const outputs = await runModel(model, feeds);
+  for (const { tensor } of outputs) {
+    tensor.dataSync();
+    tensor.dispose();
+  }
+}
+
+async function timeFeeds(model, feeds, warmup, repeats) {
+  for (let i = 0; i < warmup; i++) await predictOnce(model, feeds);
   const times = [];
   for (let i = 0; i < repeats; i++) {
     const start = performance.now();
-    predictAll();
+    await predictOnce(model, feeds);
     times.push(performance.now() - start);
   }
   return median(times);
@@ -218,13 +261,13 @@ function timeFeeds(model, feeds, warmup, repeats) {
 // sliced to their first `batch` rows and the others fed whole; a batch larger than the rows fed is
 // skipped. An export with no batched input (static shapes, scalars only) runs as fed, timed only
 // under the batch size equal to its first input's rows (1 for scalars only).
-export function timePredictions(model, feeds, batches, warmup, repeats) {
+export async function timePredictions(model, feeds, batches, warmup, repeats) {
   const timings = {};
   const batched = batchedInputNames(model, feeds);
   if (!batched.length) {
     const ranked = Object.values(feeds).find((tensor) => tensor.rank >= 1);
     const rows = ranked ? ranked.shape[0] : 1;
-    if (batches.includes(rows)) timings[rows] = timeFeeds(model, feeds, warmup, repeats);
+    if (batches.includes(rows)) timings[rows] = await timeFeeds(model, feeds, warmup, repeats);
     return timings;
   }
   const rows = Math.min(...batched.map((name) => feeds[name].shape[0]));
@@ -233,7 +276,7 @@ export function timePredictions(model, feeds, batches, warmup, repeats) {
     const sliced = { ...feeds };
     for (const name of batched) sliced[name] = feeds[name].slice(0, batch);
     try {
-      timings[batch] = timeFeeds(model, sliced, warmup, repeats);
+      timings[batch] = await timeFeeds(model, sliced, warmup, repeats);
     } finally {
       for (const name of batched) sliced[name].dispose();
     }

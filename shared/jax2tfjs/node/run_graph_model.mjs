@@ -51,7 +51,7 @@ function readGolden(model, golden) {
 }
 
 // The worst max |got - want| over the outputs, and the output it came from.
-function goldenCheck(model, modelDir) {
+async function goldenCheck(model, modelDir) {
   const goldenPath = path.join(modelDir, 'golden.json');
   if (!fs.existsSync(goldenPath)) return undefined;
   const golden = readGolden(model, JSON.parse(fs.readFileSync(goldenPath, 'utf8')));
@@ -61,7 +61,7 @@ function goldenCheck(model, modelDir) {
     throw new Error(`golden.json has outputs ${listed.join(', ')}; the export has ${names.join(', ')}`);
   }
   const feeds = feedsFromValues(model, golden.inputs);
-  const outputs = runModel(model, feeds);
+  const outputs = await runModel(model, feeds);
   disposeFeeds(feeds);
   let worst = { diff: 0, name: names[0] };
   try {
@@ -93,7 +93,7 @@ async function main() {
   const result = { backend: tf.getBackend(), load_ms: performance.now() - loadStart, tfjs_version: tf.version.tfjs };
   // Off when the caller compares golden.json itself (doctor), so golden.json runs once.
   if (request.golden_self_check !== false) {
-    const golden = goldenCheck(model, request.model_dir);
+    const golden = await goldenCheck(model, request.model_dir);
     if (golden !== undefined) {
       result.golden_max_abs_diff = golden.diff;
       result.golden_worst_output = golden.name;
@@ -106,7 +106,7 @@ async function main() {
       const start = performance.now();
       result.outputs = await predictToFiles(model, feeds, request.output_dir);
       result.predict_ms = performance.now() - start;
-      result.timings = timePredictions(model, feeds, request.timing_batches || [], request.warmup ?? 3, request.repeats ?? 10);
+      result.timings = await timePredictions(model, feeds, request.timing_batches || [], request.warmup ?? 3, request.repeats ?? 10);
     } finally {
       disposeFeeds(feeds);
     }

@@ -23,7 +23,7 @@ async function runExport(spec, request) {
       try {
         result.runs[run.name] = { outputs: await predictToFiles(model, feeds, run.output_dir) };
         if (run.name === spec.timed_run) {
-          result.timings = timePredictions(model, feeds, request.timing_batches || [], request.warmup ?? 3, request.repeats ?? 10);
+          result.timings = await timePredictions(model, feeds, request.timing_batches || [], request.warmup ?? 3, request.repeats ?? 10);
         }
       } finally {
         disposeFeeds(feeds);
