@@ -16,6 +16,32 @@ from jax2tfjs.lowering.primitives import ALIASES
 
 NO_RULE = "no lowering rule yet"
 
+# Measured while writing the rules of issue 16 (TF.js 4.22, Node and headless Chromium); each is
+# also a comment beside the rule that avoids it, and a parity case that fails without the workaround.
+PITFALLS = """## TF.js 4.22 behaviour the rules work around (measured)
+
+- wasm `Maximum`/`Minimum` pass a NaN on only from their first operand (`max(1, NaN)` is 1): a NaN-free
+  constant goes second, otherwise `IsNan` + `SelectV2` (`elementwise/max_nan_second`).
+- wasm `StridedSlice` with a stride > 1 on int32 or bool returns float32 garbage: a contiguous slice
+  and `GatherV2` (`shape/slice_strided_int`); wasm `GatherV2` ignores `batch_dims` (sort and LU gather
+  rows through flat offsets or masked sums).
+- wasm computes some int32 ops in float32: `PadV2`'s pad value and integer `FloorDiv`/`FloorMod` are
+  exact only below 2**24 (integer division is built from 16-bit halves); on cpu, int32 `Mul` is exact
+  only below 2**53 and `Square` below 2**24.
+- wasm `MaxPool3D` gives wrong maxima for some non-cubic windows (3-D max pooling uses slices); wasm
+  `Sign` is 0 for |x| <= 1e-7 (special functions and bit casts avoid it).
+- `BitwiseAnd` is in the op list but cannot run in any graph model (its executor reads inputs `a`/`b`,
+  its op mapping names them `x`/`y`): integer bitwise ops are computed arithmetically.
+- webgl cannot compile a `Pad` of rank 5 or more, nor a rank-5 strided `StridedSlice` (rank-3 views
+  instead); webgl holds int32 as float32, so int32 sort keys beyond 2**24 may tie there.
+- cpu `TopKV2` compares by subtraction, which NaN and tied infinities break: float keys are split into
+  a class (-inf, finite, +inf, NaN) and a finite part, sorted in stable passes.
+- A `SelectV2` of bool scalars crashed wasm (memory access out of bounds): total-order comparisons use
+  logical ops only.
+- TensorFlow's CPU kernels flush float32 denormals to zero, TF.js keeps them: `reduce_precision`,
+  `nextafter` and bit casts are bit-exact in TF.js and differ on denormals in the SavedModel only.
+"""
+
 HEADER = """# Lowering coverage
 
 Generated from `jax2tfjs.lowering` by `make docs`; do not edit by hand (`tests/convert_env/test_docs.py` fails
@@ -137,7 +163,7 @@ def render() -> str:
         "| --- | --- |",
     ]
     lines += [f"| `{old}` | `{new}` |" for old, new in sorted(ALIASES.items())]
-    lines += [""]
+    lines += ["", PITFALLS]
     return "\n".join(lines)
 
 

@@ -34,7 +34,7 @@ def _convert_all(out: Path, onednn: str) -> subprocess.Popen:
 
 
 def test_every_zoo_model_converts_to_the_same_bytes_with_onednn_on_and_off(tmp_path):
-    # Both children at once: each is one TensorFlow import plus 33 conversions (about 3-6 min on 2 cores shared).
+    # Both children at once: each is one TensorFlow import plus 47 conversions (about 3-6 min on 2 cores shared).
     children = {flag: _convert_all(tmp_path / flag, flag) for flag in ("1", "0")}
     results = {}
     for flag, child in children.items():

@@ -359,3 +359,23 @@ def test_the_conversion_report_counts_folded_equations(tmp_path):
     # the weight and the noise, each stored once (no unused copy of the noise among the weights)
     assert report.weight_bytes < (COLS * 8 + 2 * ROWS * 8) * 4
     assert not any("uint32" in warning for warning in report.warnings)  # the random bits never reach TF
+
+
+def _long_sampler(x):
+    """A fori_loop whose carry holds a PRNG key, 300 steps: past the unroll budget, yet a key cannot
+    be a loop variable, so the scan is unrolled and each step's draw folds."""
+
+    def step(i, carry):
+        key, total = carry
+        key, sub = jax.random.split(key)
+        return key, total * 0.99 + 0.01 * jax.random.normal(sub, (COLS,))
+
+    return lax.fori_loop(0, 300, step, (jax.random.key(0), x))[1]  # the carry holds the input
+
+
+def test_a_key_carried_through_a_long_loop_folds_instead_of_being_refused():
+    ctx, function = _lower(_long_sampler, _x())
+    (got,) = _run(function, _x())
+    np.testing.assert_allclose(got, np.asarray(_long_sampler(jnp.asarray(_x()))), rtol=0, atol=1e-6)
+    assert ctx.folded_equations >= 300  # every step's split and draw, unrolled
+    assert "While" not in _ops(function) and "StatelessWhile" not in _ops(function)

@@ -266,9 +266,11 @@ def lower_conv_general_dilated(ctx, eqn, x, w):
     if any(d > 1 for d in lhs_dil):
         x = dilate_input(x, lhs_dil)
         in_shape = [(n - 1) * d + 1 for n, d in zip(in_shape, lhs_dil, strict=True)]
-    if any(s > 1 for s in strides) and any(d > 1 for d in rhs_dil):
-        # TF.js's convolutions refuse strides and dilation both > 1: the dilation is written into the
-        # kernel instead (zeros between its taps; exact, and folded into the weights when constant).
+    if any(d > 1 for d in rhs_dil) and (spatial == 3 or any(s > 1 for s in strides)):
+        # TF.js's convolutions refuse strides and dilation both > 1, and TF's own CPU Conv3D refuses
+        # any dilation without oneDNN ("only supports dilated rates of 1": the SavedModel check then
+        # fails on a machine without AVX-512): the dilation is written into the kernel instead
+        # (zeros between its taps; exact, and folded into the weights when constant).
         w = interleave_zeros(w, range(len(kernel)), rhs_dil)
         kernel = [(k - 1) * d + 1 for k, d in zip(kernel, rhs_dil, strict=True)]
         rhs_dil = [1] * len(kernel)

@@ -228,9 +228,12 @@ def _key_without_tensor(ctx: LoweringContext) -> tf.Tensor:
 
 
 def _bind(eqn: Any, values: list[Any]) -> list[Any]:
-    """`eqn` evaluated by JAX on `values`, as jax.core.eval_jaxpr does it."""
+    """`eqn` evaluated by JAX on `values`, as jax.core.eval_jaxpr does it, on the CPU: on a GPU
+    the default device would round some ops otherwise (TF32 dots), and an export must not depend on
+    the machine that converted it."""
     params = eqn.primitive.get_bind_params(eqn.params)
-    with source_info_util.user_context(eqn.source_info.traceback), eqn.ctx.manager:
+    cpu = jax.devices("cpu")[0]
+    with source_info_util.user_context(eqn.source_info.traceback), eqn.ctx.manager, jax.default_device(cpu):
         out = eqn.primitive.bind(*values, **params)
     return list(out) if eqn.primitive.multiple_results else [out]
 

@@ -36,7 +36,7 @@ import jax.numpy as jnp
 import tensorflow as tf
 from jax import lax
 
-from jax2tfjs.lowering.context import Origin, is_static, materialize
+from jax2tfjs.lowering.context import Origin, hints, is_static, materialize
 from jax2tfjs.lowering.interpreter import eval_jaxpr, raw_inputs
 from jax2tfjs.lowering.registry import Arg, Case, rule
 
@@ -267,7 +267,11 @@ def lower_scan(ctx, eqn, *inputs):
         inputs[num_consts + num_carry :],
     )
     length = params["length"]
-    if is_static(length) and should_unroll(int(length), params["jaxpr"].jaxpr, params.get("unroll", 1)):
+    # A PRNG key in the carry or consts (a sampler's fori_loop) has no TF form, so it cannot be a
+    # loop variable: such a scan is unrolled at any length, and its key work folds step by step.
+    keys = any(hints(value).prng_key is not None for value in (*consts, *carry))
+    unroll = is_static(length) and should_unroll(int(length), params["jaxpr"].jaxpr, params.get("unroll", 1))
+    if unroll or (is_static(length) and keys):
         return _scan_unrolled(ctx, eqn, list(consts), list(carry), list(xs))
     return _scan_loop(ctx, eqn, list(consts), list(carry), list(xs))
 
