@@ -75,25 +75,29 @@ def _full_rank(x):
     return x + 2.0 * jnp.eye(x.shape[-2], x.shape[-1])
 
 
+# The ops of the unrolled Householder steps, which qr and geqrf share.
+_HOUSEHOLDER_OPS = (
+    "StridedSlice",
+    "Mul",
+    "Sum",
+    "Equal",
+    "Sqrt",
+    "AddV2",
+    "GreaterEqual",
+    "Neg",
+    "SelectV2",
+    "Sub",
+    "RealDiv",
+    "BatchMatMulV2",
+    "MatMul",
+    "ConcatV2",
+    "ZerosLike",
+)
+
+
 @rule(
     "qr",
-    tf_ops=(
-        "StridedSlice",
-        "Mul",
-        "Sum",
-        "Equal",
-        "Sqrt",
-        "AddV2",
-        "GreaterEqual",
-        "Neg",
-        "SelectV2",
-        "Sub",
-        "RealDiv",
-        "BatchMatMulV2",
-        "MatMul",
-        "ConcatV2",
-        "ZerosLike",
-    ),
+    tf_ops=_HOUSEHOLDER_OPS,
     limits=(
         "pivoting=False; static matrix sizes up to 64 (unrolled Householder with LAPACK's sign "
         "convention, so Q and R match JAX's signs; batch dims may be dynamic)"
@@ -148,24 +152,7 @@ def lower_qr(ctx, eqn, a):
 
 @rule(
     "geqrf",
-    tf_ops=(
-        "StridedSlice",
-        "Mul",
-        "Sum",
-        "Equal",
-        "Sqrt",
-        "AddV2",
-        "GreaterEqual",
-        "Neg",
-        "SelectV2",
-        "Sub",
-        "RealDiv",
-        "BatchMatMulV2",
-        "MatMul",
-        "ConcatV2",
-        "ZerosLike",
-        "Squeeze",
-    ),
+    tf_ops=(*_HOUSEHOLDER_OPS, "Squeeze"),
     limits="static matrix sizes up to 64 (the Householder steps of qr, LAPACK's layout: R above, v below)",
     cases=[
         Case("geqrf", lax_linalg.geqrf, [Arg((B, 5, 3))], rtol=1e-4, atol=1e-5),
