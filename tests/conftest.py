@@ -28,9 +28,10 @@ def venv_python(name: str) -> Path:
 MAKE_STATE = ("RUNNER", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")
 
 
-def run(cmd: list[str | Path], **kwargs) -> subprocess.CompletedProcess:
-    """Run a command from the repository root, capturing text output."""
-    env = {k: v for k, v in os.environ.items() if k not in MAKE_STATE}
+def run(cmd: list[str | Path], env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess:
+    """Run a command from the repository root, capturing text output (in `env`, else this
+    process's environment, less make's own state)."""
+    env = {k: v for k, v in (os.environ if env is None else env).items() if k not in MAKE_STATE}
     return subprocess.run(
         [str(c) for c in cmd], cwd=ROOT, capture_output=True, text=True, timeout=600, env=env, **kwargs
     )

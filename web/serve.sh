@@ -11,7 +11,10 @@ here=$(cd "$(dirname "$0")" && pwd -P)
 usage="usage: web/serve.sh start|stop [PORT] [EXPORTS_DIR]"
 action=${1:-}
 port=${2:-8080}
-[[ $port =~ ^[0-9]+$ ]] && ((port >= 1 && port <= 65535)) || { echo "PORT must be 1-65535, not '$port'" >&2; exit 2; }
+if ! [[ $port =~ ^[0-9]+$ ]] || ((port < 1 || port > 65535)); then
+  echo "PORT must be 1-65535, not '$port'" >&2
+  exit 2
+fi
 checkout_key=$(printf '%s' "$here" | sha256sum | cut -c1-12)
 state=${TMPDIR:-/tmp}/jax2tfjs-web-$checkout_key-$port
 nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
@@ -46,7 +49,7 @@ write_config() {
   fi
   mkdir -p "$state"
   sed -e "s#listen 8080;#listen 127.0.0.1:$port;#" \
-    -e "s#/usr/share/nginx/html/models/#$(sed_escape "$exports")/#" \
+    -e "s#/usr/share/nginx/models/#$(sed_escape "$exports")/#" \
     -e "s#/usr/share/nginx/html#$(sed_escape "$here")#" "$here/nginx.conf" >"$state/site.conf"
   # Started as root, nginx would run its workers as nobody, who cannot read private folders
   # (pytest's tmp dirs are 0700): run them as whoever starts the demo.

@@ -295,6 +295,19 @@ def install_node_runtime(target: str | Path) -> Path:
             fix="check that npm can reach its registry (or that its cache holds the pinned packages), then retry",
             path=target,
         )
+    # npm 10 can print "Exit handler never called!", exit 0 and leave node_modules half filled
+    # (seen once in an image build): `npm ls --all` fails on any missing or mismatched package.
+    listed = subprocess.run(
+        [npm, "ls", "--all", "--loglevel=error"], cwd=target, capture_output=True, text=True
+    )
+    if listed.returncode != 0:
+        problems = [line.strip() for line in listed.stderr.splitlines() if line.strip()][:3]
+        raise ExportError(
+            f"npm ci in {target} exited 0 but left an incomplete node_modules: "
+            f"{' / '.join(problems) or 'npm ls --all failed'}",
+            fix=f"delete {target}/node_modules and run install_node_runtime again",
+            path=target,
+        )
     _check_runtime(target, fix=f"delete {target} and run install_node_runtime again")
     return target
 

@@ -207,12 +207,6 @@ CASES = [
         error_code="J2T901",
         output_has=("[make] job convert exited 86: the memory guard stopped the job",),
     ),
-    Case(
-        name="RUNNER=docker refuses another VOLUMES",
-        command=make("check", "RUNNER=docker"),
-        exit_code=2,
-        output_has=("needs RUNNER=local",),
-    ),
     # ---- Ctrl-C and docker stop -------------------------------------------------------------------------
     Case(
         name="Ctrl-C in a convert ends it with 130, no traceback",

@@ -197,3 +197,19 @@ def test_installing_a_runtime_never_overwrites_another_npm_project(tmp_path):
     with pytest.raises(ExportError, match=r"already holds another package\.json"):
         install_node_runtime(tmp_path)
     assert manifest.read_text() == '{"name": "someone-elses-app"}'
+
+
+def test_an_npm_ci_that_exits_0_with_a_partial_install_is_refused(tmp_path, monkeypatch):
+    # npm 10 once printed "Exit handler never called!", exited 0 and left node_modules half filled
+    # in an image build. This npm does the same (its `ci` installs nothing); `ls` is the real npm.
+    real_npm = shutil.which("npm")
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    fake = fake_bin / "npm"
+    fake.write_text(
+        f'#!/bin/sh\nif [ "$1" = ci ]; then mkdir -p node_modules; exit 0; fi\nexec {real_npm} "$@"\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_bin}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(ExportError, match=r"exited 0 but left an incomplete node_modules: .*tensorflow"):
+        install_node_runtime(tmp_path / "runtime")

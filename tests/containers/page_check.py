@@ -1,0 +1,44 @@
+"""The demo page, served by the web container, works in headless Chromium: it loads an export,
+its self-check against golden.json passes, and a real test digit is predicted. Part of
+`make test-containers` (tests/containers/run.sh); run with the convert venv.
+
+    python tests/containers/page_check.py URL SCREENSHOT
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+
+from playwright.sync_api import sync_playwright
+
+from jax2tfjs.browser.chromium import FLAGS, chromium_path
+
+
+def main(url: str, screenshot: str) -> None:
+    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path=str(chromium_path()), args=list(FLAGS), headless=True
+        )
+        page = context.new_page()
+        problems: list[str] = []
+        page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto(url)
+        # Selectors, not wait_for_function: the page's CSP forbids the eval it needs.
+        page.wait_for_selector("body[data-state='ready']", state="attached", timeout=90_000)
+        selfcheck = page.inner_text("#selfcheck")
+        page.click("#sample")
+        page.wait_for_selector("body[data-sample='0']", state="attached", timeout=30_000)
+        top = page.inner_text("#top")
+        page.screenshot(path=screenshot, full_page=True)
+        context.close()
+    if "vs JAX" not in selfcheck or problems or not top.strip().isdigit():
+        sys.exit(f"the page did not work: self-check {selfcheck!r}, prediction {top!r}, errors {problems}")
+    print(
+        f"the page loaded the export, {selfcheck.strip()}, predicted {top.strip()} for the first test digit"
+    )
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
