@@ -273,9 +273,9 @@ export WEB_PORT
 # The page's TF.js comes from web/node_modules either way (npm ci on this machine).
 web: web/node_modules/.synced $(if $(filter podman,$(RUNNER)),$(VENV)/tools/.synced) ## serve the demo and volumes/exports on http://localhost:8080 (WEB_PORT): Debian's nginx, or the web container with RUNNER=docker|podman
 ifeq ($(RUNNER),local)
-	web/serve.sh start $(WEB_PORT) $(VOLUMES)/exports
+	web/serve.sh start $(WEB_PORT) $(VOLUMES)/exports $(VOLUMES)/zoo
 else
-	@mkdir -p $(JAX2TFJS_VOLUMES)/exports
+	@mkdir -p $(JAX2TFJS_VOLUMES)/exports $(JAX2TFJS_VOLUMES)/zoo
 	$(COMPOSE) up -d web
 	@echo "[web] serving http://localhost:$(WEB_PORT)/ from the web container ($(RUNNER)); stop it with make web-stop"
 endif
@@ -284,7 +284,8 @@ web-stop: ## stop the nginx or the web container that `make web` started
 ifeq ($(RUNNER),local)
 	web/serve.sh stop $(WEB_PORT)
 else
-	$(COMPOSE) down
+	# Only the web service: a job running from another terminal is left alone.
+	$(COMPOSE) down web
 endif
 
 BENCH_ENVS := $(VENV)/official/.synced $(VENV)/jax2onnx/.synced $(BENCH_NODE)/node_modules/.synced

@@ -80,3 +80,45 @@ def trained(tmp_path_factory, mnist_dir) -> Path:
             TrainConfig(model=name, epochs=1, train_samples=256), mnist_dir, root, progress=False
         )
     return root
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory, mnist_dir):
+    """The web pages' MNIST exports, shared by every browser test module of the convert env: all
+    three models (1 full epoch each) at none and float16, samples.json and index.json, served by
+    web/serve.sh. Yields {"url", "exports", "expected": {model: JAX's labels of the samples}}."""
+    import json
+
+    import jax
+    import numpy as np
+    from web_harness import WEB_MODELS, WEB_QUANTS, Server
+
+    from jax2tfjs import checkpoints
+    from jax2tfjs.api import to_tensorflowjs
+    from jax2tfjs.data import load_dataset
+    from jax2tfjs.export import publish
+    from jax2tfjs.sources import resolve
+    from jax2tfjs.training import TrainConfig, train_and_evaluate
+
+    ckpt = tmp_path_factory.mktemp("web-ckpt")
+    exports = tmp_path_factory.mktemp("web-exports")
+    arrays, _ = load_dataset(mnist_dir)
+    for name in WEB_MODELS:
+        train_and_evaluate(TrainConfig(model=name, epochs=1), mnist_dir, ckpt, progress=False)
+        for quant in WEB_QUANTS:
+            to_tensorflowjs(
+                checkpoints.resolve(ckpt, model=name),
+                out_dir=exports / name / quant,
+                quantization=quant,
+                progress=False,
+            )
+    publish.rebuild(exports)
+    publish.write_samples(exports, arrays["x_test"], arrays["y_test"])
+    samples = json.loads((exports / "samples.json").read_text())
+    x = np.asarray(samples["images"], np.float32).reshape(-1, 28, 28, 1) / 255.0
+    expected = {}
+    for name in WEB_MODELS:
+        resolved = resolve(checkpoints.resolve(ckpt, model=name))
+        expected[name] = np.asarray(jax.jit(resolved.apply)(resolved.params, x)).argmax(1).tolist()
+    with Server(exports) as url:
+        yield {"url": url, "exports": exports, "expected": expected}

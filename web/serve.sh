@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Start or stop the demo with Debian's nginx and web/nginx.conf (the container's config, with the
 # port and the two paths rewritten).
-#   web/serve.sh start [PORT] [EXPORTS_DIR]   (defaults: 8080, volumes/exports)
+#   web/serve.sh start [PORT] [EXPORTS_DIR] [ZOO_DIR]   (defaults: 8080, volumes/exports, volumes/zoo)
 #   web/serve.sh stop [PORT]
 # Logs, pid and the generated config live in a state folder keyed by this checkout and the port,
 # so two checkouts never share one: `stop` stops this checkout's nginx only. Exit 2: nginx or TF.js
 # missing, the port taken by another process, a bad argument or config.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd -P)
-usage="usage: web/serve.sh start|stop [PORT] [EXPORTS_DIR]"
+usage="usage: web/serve.sh start|stop [PORT] [EXPORTS_DIR] [ZOO_DIR]"
 action=${1:-}
 port=${2:-8080}
 if ! [[ $port =~ ^[0-9]+$ ]] || ((port < 1 || port > 65535)); then
@@ -40,7 +40,7 @@ check_path() {
 sed_escape() { printf '%s' "$1" | sed -e 's/[&#]/\\&/g'; }
 
 write_config() {
-  local exports=$1 nofile=$((2 * connections)) hard user_line=""
+  local exports=$1 zoo=$2 nofile=$((2 * connections)) hard user_line=""
   hard=$(ulimit -Hn)
   # Root may raise the open-files limit (worker_rlimit_nofile); anyone else lives within it.
   if [ "$(id -u)" != 0 ] && [ "$hard" != unlimited ] && ((hard < nofile)); then
@@ -50,6 +50,7 @@ write_config() {
   mkdir -p "$state"
   sed -e "s#listen 8080;#listen 127.0.0.1:$port;#" \
     -e "s#/usr/share/nginx/models/#$(sed_escape "$exports")/#" \
+    -e "s#/usr/share/nginx/zoo/#$(sed_escape "$zoo")/#" \
     -e "s#/usr/share/nginx/html#$(sed_escape "$here")#" "$here/nginx.conf" >"$state/site.conf"
   # Started as root, nginx would run its workers as nobody, who cannot read private folders
   # (pytest's tmp dirs are 0700): run them as whoever starts the demo.
@@ -82,17 +83,22 @@ start)
   exports_arg=${3:-$here/../volumes/exports}
   [ -d "$exports_arg" ] || { echo "the exports folder does not exist: $exports_arg (run make convert)" >&2; exit 2; }
   exports=$(cd "$exports_arg" && pwd -P)
+  # The model zoo's exports (make zoo) for the inspector page, at /zoo/; optional: an empty folder
+  # in the state folder stands in when there are none.
+  zoo_arg=${4:-$here/../volumes/zoo}
+  if [ -d "$zoo_arg" ]; then zoo=$(cd "$zoo_arg" && pwd -P); else zoo=$state/no-zoo; mkdir -p "$zoo"; fi
   check_path "$here" "the checkout's path"
   check_path "$exports" "EXPORTS_DIR"
+  check_path "$zoo" "ZOO_DIR"
   check_path "$state" "the state folder (TMPDIR)"
   if running_pid; then
     # Already ours on this port: pick up a changed config or exports folder without a restart.
-    write_config "$exports"
+    write_config "$exports" "$zoo"
     kill -HUP "$(cat "$state/nginx.pid")"
     echo "already serving on http://localhost:$port/, config reloaded (stop: web/serve.sh stop $port)"
     exit 0
   fi
-  write_config "$exports"
+  write_config "$exports" "$zoo"
   if ! "$nginx_bin" -c "$state/nginx.conf" -p "$state" 2>"$state/start.log"; then
     if grep -q "Address already in use" "$state/start.log"; then
       echo "port $port is in use by another process (another checkout's demo or another server):" \

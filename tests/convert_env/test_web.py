@@ -6,115 +6,23 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
-import socket
-import subprocess
-import tempfile
 import urllib.request
-from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
-from playwright.sync_api import sync_playwright
+from web_harness import OUTPUT, Server, browser, wait_state
+from web_harness import WEB_MODELS as MODELS
+from web_harness import WEB_QUANTS as QUANTS
 
-from conftest import ROOT
-from jax2tfjs import checkpoints
 from jax2tfjs.api import to_tensorflowjs
-from jax2tfjs.data import load_dataset
 from jax2tfjs.export import publish
-from jax2tfjs.sources import resolve
-from jax2tfjs.training import TrainConfig, train_and_evaluate
-
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-OUTPUT = ROOT / "tests" / "output" / "web"
-MODELS = ("jax_cnn", "flax_cnn", "flax_mlp")
-QUANTS = ("none", "float16")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """web/serve.sh start/stop around one exports folder."""
-
-    def __init__(self, exports: Path):
-        if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
-            pytest.fail("nginx is missing: apt-get install nginx (.ci/run installs it)")
-        self.port, self.exports = free_port(), exports
-
-    def __enter__(self) -> str:
-        proc = subprocess.run(
-            [ROOT / "web/serve.sh", "start", str(self.port), str(self.exports)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert proc.returncode == 0, proc.stderr
-        return f"http://127.0.0.1:{self.port}"
-
-    def __exit__(self, *exc) -> None:
-        subprocess.run([ROOT / "web/serve.sh", "stop", str(self.port)], capture_output=True, timeout=60)
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory, mnist_dir):
-    """Exports of all three models (1 full epoch each) at none and float16, samples.json, index."""
-    ckpt = tmp_path_factory.mktemp("web-ckpt")
-    exports = tmp_path_factory.mktemp("web-exports")
-    arrays, _ = load_dataset(mnist_dir)
-    for name in MODELS:
-        train_and_evaluate(TrainConfig(model=name, epochs=1), mnist_dir, ckpt, progress=False)
-        for quant in QUANTS:
-            to_tensorflowjs(
-                checkpoints.resolve(ckpt, model=name),
-                out_dir=exports / name / quant,
-                quantization=quant,
-                progress=False,
-            )
-    publish.rebuild(exports)
-    publish.write_samples(exports, arrays["x_test"], arrays["y_test"])
-    samples = json.loads((exports / "samples.json").read_text())
-    x = np.asarray(samples["images"], np.float32).reshape(-1, 28, 28, 1) / 255.0
-    expected = {}
-    for name in MODELS:
-        resolved = resolve(checkpoints.resolve(ckpt, model=name))
-        expected[name] = np.asarray(jax.jit(resolved.apply)(resolved.params, x)).argmax(1).tolist()
-    with Server(exports) as url:
-        yield {"url": url, "exports": exports, "expected": expected}
 
 
 @pytest.fixture
 def browser_page():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is missing: apt-get install chromium (.ci/run installs it)")
-    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as profile:
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, args=FLAGS, headless=True
-        )
-        page = context.new_page()
-        page.problems = []
-        page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
-        page.on("pageerror", lambda e: page.problems.append(str(e)))
+    with browser() as page:
         yield page
-        context.close()
-
-
-# Selectors, not wait_for_function: the page's CSP forbids eval, which wait_for_function needs.
-def wait_state(page, state):
-    page.wait_for_selector(f"body[data-state='{state}']", state="attached", timeout=60_000)
 
 
 def draw_vertical_line(page):

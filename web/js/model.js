@@ -27,7 +27,7 @@ function toProbabilities(values) {
 // golden.json as {feed, want}: format 2 lists named inputs and outputs (flat values, their dtype);
 // format 1 holds one input and one output. TF.js orders a model's inputs and outputs by name, so
 // they are fed and fetched by name (signature keys), never by position.
-function goldenFeed(golden, model) {
+export function goldenFeed(golden, model) {
   if (golden.format === 2) {
     const feed = {};
     for (const x of golden.inputs) feed[x.name] = tf.tensor(x.values, x.shape, x.dtype);
@@ -45,13 +45,13 @@ const ASYNC_OPS = new Set([
   'NonMaxSuppressionV2', 'NonMaxSuppressionV3', 'NonMaxSuppressionV5', 'Where',
 ]);
 
-function needsExecuteAsync(model) {
+export function needsExecuteAsync(model) {
   const topology = model.artifacts?.modelTopology; // private in TF.js's typings, a plain field at run time
   if (!topology) return false;
   return (topology.library?.function || []).length > 0 || (topology.node || []).some((node) => ASYNC_OPS.has(node.op));
 }
 
-function maxAbsDiff(want, got) {
+export function maxAbsDiff(want, got) {
   return want.reduce((worst, o, k) => {
     const values = got[k].dataSync();
     if (values.length !== o.values.length) throw new Error(`golden.json's ${o.name} has ${o.values.length} values, the model gave ${values.length}`);
