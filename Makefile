@@ -271,8 +271,10 @@ WEB_PORT ?= 8080
 export WEB_PORT
 # RUNNER=local: Debian's nginx with web/nginx.conf; docker or podman: compose.yaml's web container.
 # The page's TF.js comes from web/node_modules either way (npm ci on this machine).
-web: web/node_modules/.synced $(if $(filter podman,$(RUNNER)),$(VENV)/tools/.synced) ## serve the demo and volumes/exports on http://localhost:8080 (WEB_PORT): Debian's nginx, or the web container with RUNNER=docker|podman
+web: web/node_modules/.synced $(if $(filter podman,$(RUNNER)),$(VENV)/tools/.synced) ## serve the digit demo on http://localhost:8080 (WEB_PORT) and the model inspector at /inspect.html (volumes/exports, volumes/zoo): Debian's nginx, or the web container with RUNNER=docker|podman
 ifeq ($(RUNNER),local)
+	@# The inspector lists the zoo's exports from its index.json (make zoo writes it; this refreshes older ones).
+	@if [ -d $(VOLUMES)/zoo ] && [ -x $(VENV)/convert/bin/python ]; then $(VENV)/convert/bin/python -m jax2tfjs.export.catalog $(VOLUMES)/zoo; fi
 	web/serve.sh start $(WEB_PORT) $(VOLUMES)/exports $(VOLUMES)/zoo
 else
 	@mkdir -p $(JAX2TFJS_VOLUMES)/exports $(JAX2TFJS_VOLUMES)/zoo

@@ -86,7 +86,8 @@ def trained(tmp_path_factory, mnist_dir) -> Path:
 def site(tmp_path_factory, mnist_dir):
     """The web pages' MNIST exports, shared by every browser test module of the convert env: all
     three models (1 full epoch each) at none and float16, samples.json and index.json, served by
-    web/serve.sh. Yields {"url", "exports", "expected": {model: JAX's labels of the samples}}."""
+    web/serve.sh. Yields {"url", "exports", "expected": {model: JAX's labels of the samples},
+    "checkpoints", "data"}."""
     import json
 
     import jax
@@ -121,4 +122,4 @@ def site(tmp_path_factory, mnist_dir):
         resolved = resolve(checkpoints.resolve(ckpt, model=name))
         expected[name] = np.asarray(jax.jit(resolved.apply)(resolved.params, x)).argmax(1).tolist()
     with Server(exports) as url:
-        yield {"url": url, "exports": exports, "expected": expected}
+        yield {"url": url, "exports": exports, "expected": expected, "checkpoints": ckpt, "data": mnist_dir}

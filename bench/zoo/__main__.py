@@ -2,8 +2,10 @@
 
 With `--browser=webgl,wasm` (what `make zoo` passes) each export also runs in headless Chromium on
 those backends, one browser for the whole run. Writes <out-dir>/<model>/ (the exports),
-<out-dir>/zoo.json and <out-dir>/zoo.md; prints the table and the success line. Exits 4 (as `make verify` does for broken thresholds) when the targets are
-missed: 100 % of the selected models converted and within the tolerance.
+<out-dir>/zoo.json, <out-dir>/zoo.md and <out-dir>/index.json (the catalog the inspector page,
+web/inspect.html, lists the exports from); prints the table and the success line. Exits 4 (as
+`make verify` does for broken thresholds) when the targets are missed: 100 % of the selected
+models converted and within the tolerance.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from bench.zoo import report
 from bench.zoo.runner import run_zoo
 from jax2tfjs import atomic
 from jax2tfjs.compare import EXIT_THRESHOLDS_MISSED, TOLERANCE
+from jax2tfjs.export import catalog
 from jax2tfjs.jobkit import run_job
 
 
@@ -82,7 +85,11 @@ def main(
     atomic.write_json(root / "zoo.json", result)
     with atomic.atomic_path(root / "zoo.md") as tmp:
         tmp.write_text(report.markdown(result))
-    print(f"[zoo] wrote {root / 'zoo.json'} and {root / 'zoo.md'}")
+    # The inspector page (web/inspect.html) lists the zoo's exports from this catalog.
+    listed = catalog.write(root)
+    print(
+        f"[zoo] wrote {root / 'zoo.json'}, {root / 'zoo.md'} and {root / catalog.INDEX_FILE} ({len(listed['exports'])} exports)"
+    )
     if not result["summary"]["targets_met"]:
         print(f"[zoo] FAILED: {', '.join(result['summary']['failed'])}", file=sys.stderr)
         raise SystemExit(EXIT_THRESHOLDS_MISSED)

@@ -71,9 +71,31 @@ def test_the_counts_readme_states_are_the_codes_counts():
     assert f"lowering ({len(RULES)} primitives" in readme
     assert f"a {len(cases.CASES)}-case error corpus" in readme
     assert f"{len(zoo.entries())} small models" in readme
-    words = {3: "three", 4: "four", 5: "five", 6: "six"}
+    words = [
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+    ]
     modules = len(list((ROOT / "web" / "js").glob("*.js")))
     assert f"{words[modules]} small ES modules in `web/js/`" in readme
+    inspector = len(list((ROOT / "web" / "js" / "inspect").glob("*.js")))
+    assert (
+        f"the model inspector (`inspect.html`, `inspect.css`, {inspector} ES modules in `js/inspect/`)"
+        in readme
+    )
 
 
 def test_readme_lists_every_exit_code_of_the_table_in_code():

@@ -1,5 +1,6 @@
-// TF.js side: pick a backend (webgl, then wasm, then cpu), load a graph model, self-check it
-// against its golden.json, and predict inside tf.tidy.
+// TF.js side: load a graph model, self-check it against its golden.json, and predict inside
+// tf.tidy. (initBackend is the simple fixed-order start; the digit page measures instead, in
+// backend_choice.js.)
 /* global tf */
 const BACKENDS = ['webgl', 'wasm', 'cpu'];
 
@@ -66,11 +67,18 @@ export class Classifier {
     this.needsAsync = needsExecuteAsync(model);
   }
 
-  static async load(modelUrl, labels) {
-    const model = await tf.loadGraphModel(modelUrl);
-    const classifier = new Classifier(model, labels);
-    if (classifier.drawable) await classifier.predictAsync(new Float32Array(28 * 28)); // warm-up: compiles kernels once
-    return classifier;
+  // loadOptions go to tf.loadGraphModel (the page passes fetchFunc and onProgress).
+  static async load(modelUrl, labels, loadOptions = {}) {
+    const model = await tf.loadGraphModel(modelUrl, loadOptions);
+    return new Classifier(model, labels);
+  }
+
+  // One full run for timing a backend: a blank digit, or for a model the pad cannot feed its
+  // golden.json inputs; resolves once the numbers are read back.
+  async runOnce(golden) {
+    if (this.drawable) return this.predictAsync(new Float32Array(28 * 28));
+    if (golden) return this.selfCheck(golden);
+    return null;
   }
 
   // The pad draws one 28×28 grey image: only a one-input, one-output model of that input can take it.

@@ -188,15 +188,35 @@ def rebuild(root: str | Path) -> dict[str, Any]:
     return index
 
 
+def balanced_sample_indices(labels: Any, count: int) -> list[int]:
+    """Up to `count` positions in `labels`, spread evenly over the classes: round r takes the r-th
+    occurrence of every label (in label order), so 20 MNIST digits are two of each 0..9 and the
+    page's sample button walks 0, 1, ..., 9, 0, 1, ... Deterministic: same labels, same picks."""
+    by_label: dict[int, list[int]] = {}
+    for position, label in enumerate(int(v) for v in labels):
+        by_label.setdefault(label, []).append(position)
+    picks: list[int] = []
+    rounds = max((len(v) for v in by_label.values()), default=0)
+    for r in range(rounds):
+        for label in sorted(by_label):
+            if r < len(by_label[label]) and len(picks) < count:
+                picks.append(by_label[label][r])
+        if len(picks) >= count:
+            break
+    return picks
+
+
 def write_samples(
     root: str | Path, images: Any, labels: Any, count: int = SAMPLE_COUNT, source: str = SAMPLES_SOURCE
 ) -> None:
-    """The first `count` test inputs as stored (the demo's are uint8 0..255 digits), flattened row-major,
-    with their labels, for the page's "sample" button."""
+    """`count` test inputs as stored (the demo's are uint8 0..255 digits), flattened row-major, with
+    their labels, for the page's "Sample digit" button and test-digit strip: a balanced set
+    (`balanced_sample_indices`), not the split's first few, which may lack a class entirely."""
+    picks = balanced_sample_indices(labels, count)
     payload = {
         "source": source,
-        "images": [[int(v) for v in image.reshape(-1)] for image in images[:count]],
-        "labels": [int(label) for label in labels[:count]],
+        "images": [[int(v) for v in images[i].reshape(-1)] for i in picks],
+        "labels": [int(labels[i]) for i in picks],
     }
     atomic.write_json(Path(root) / SAMPLES_FILE, payload)
 
