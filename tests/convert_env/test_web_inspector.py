@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
-from web_harness import CHROMIUM, OUTPUT, Server, wait_state
+from web_harness import CHROMIUM, OUTPUT, Server, collect_problems, wait_state
 
 from bench import zoo
 from bench.zoo.registry import InputSpec
@@ -81,10 +81,7 @@ def page_in(chromium: Browser, **context_options) -> Iterator[Page]:
     """A fresh context (its own cache and storage) and one page whose console errors and page
     errors are collected in `page.problems`, as web_harness.browser() does."""
     context = chromium.new_context(**context_options)
-    page = context.new_page()
-    page.problems = []
-    page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
-    page.on("pageerror", lambda e: page.problems.append(str(e)))
+    page = collect_problems(context.new_page())
     try:
         yield page
     finally:

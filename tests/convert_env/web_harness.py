@@ -51,6 +51,14 @@ class Server:
         subprocess.run([ROOT / "web/serve.sh", "stop", str(self.port)], capture_output=True, timeout=60)
 
 
+def collect_problems(page: Page) -> Page:
+    """The page, collecting its console errors and uncaught page errors in `page.problems`."""
+    page.problems = []
+    page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
+    page.on("pageerror", lambda e: page.problems.append(str(e)))
+    return page
+
+
 @contextlib.contextmanager
 def browser(**context_options) -> Iterator[Page]:
     """A fresh headless Chromium profile and one page; console errors and page errors are
@@ -62,10 +70,7 @@ def browser(**context_options) -> Iterator[Page]:
         context = playwright.chromium.launch_persistent_context(
             profile, executable_path=CHROMIUM, args=list(FLAGS), headless=True, **context_options
         )
-        page = context.new_page()
-        page.problems = []
-        page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
-        page.on("pageerror", lambda e: page.problems.append(str(e)))
+        page = collect_problems(context.new_page())
         try:
             yield page
         finally:

@@ -23,8 +23,9 @@ export function configure() {
   if (typeof tf === 'undefined' || !tf.wasm) return false;
   // The wasm backend fetches its .wasm files from here when it starts.
   tf.wasm.setWasmPaths('/vendor/tfjs-backend-wasm/');
-  // Threaded wasm starts its workers with importScripts(blob:…), which the page's CSP (script-src
-  // 'self') refuses, and the backend then waits for them forever: run wasm on one thread (SIMD kept).
+  // Threaded wasm starts its workers with importScripts(blob:…): a server whose CSP's script-src
+  // lacks blob: (ours allows it) leaves the backend waiting for them forever. The inspector runs
+  // wasm on one thread (SIMD kept) everywhere, so its latencies compare across servers and machines.
   tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
   return true;
 }
