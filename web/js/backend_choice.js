@@ -3,16 +3,12 @@
 // No fixed order is right everywhere: WebGL wins on a real GPU, wasm on a phone or a machine
 // without one (where WebGL is a software rasterizer), cpu almost never.
 /* global tf */
+import { withTimeout } from './timeout.js';
+
 export const BACKENDS = ['webgl', 'wasm', 'cpu'];
 export const BACKEND_NAMES = { webgl: 'WebGL (GPU)', wasm: 'WebAssembly', cpu: 'plain JavaScript' };
 const START_TIMEOUT_MS = 20_000;
 const TIMED_RUNS = 3;
-
-function withTimeout(promise, ms, what) {
-  let timer;
-  const timeout = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} took over ${ms / 1000} s`)), ms); });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 async function activate(name) {
   if (!(await withTimeout(tf.setBackend(name), START_TIMEOUT_MS, `starting ${name}`))) throw new Error(`${name} did not start`);

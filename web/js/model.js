@@ -1,20 +1,6 @@
 // TF.js side: load a graph model, self-check it against its golden.json, and predict inside
-// tf.tidy. (initBackend is the simple fixed-order start; the digit page measures instead, in
-// backend_choice.js.)
+// tf.tidy. Which backend runs it is backend_choice.js's (the digit page) or inspect/backends.js's.
 /* global tf */
-const BACKENDS = ['webgl', 'wasm', 'cpu'];
-
-export async function initBackend() {
-  tf.wasm.setWasmPaths('/vendor/tfjs-backend-wasm/');
-  for (const name of BACKENDS) {
-    try {
-      if (await tf.setBackend(name)) { await tf.ready(); return tf.getBackend(); }
-    } catch (err) {
-      console.info(`TF.js backend ${name} unavailable: ${err.message}`);
-    }
-  }
-  throw new Error('no TF.js backend could start');
-}
 
 function toProbabilities(values) {
   const sum = values.reduce((a, b) => a + b, 0);

@@ -52,9 +52,4 @@ export function loadModel(url, onProgress) {
   return tf.loadGraphModel(url, { onProgress });
 }
 
-// `promise`, or an Error saying `what` took too long (a backend that never starts, a hung load).
-export function withTimeout(promise, ms, what) {
-  let timer;
-  const late = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms); });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
+export { withTimeout } from '../timeout.js';
